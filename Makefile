@@ -1,0 +1,42 @@
+# The README's commands. Every target installs what it needs first, so a fresh clone
+# needs nothing but python3.11, node/npm and make.
+SHELL := /bin/bash
+STAGE ?= 0
+VENV := .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+
+.PHONY: install synth test lint run-local bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+synth: install
+	npx cdk synth --all -q -c stage=$(STAGE)
+	@echo "stage $(STAGE): templates in cdk.out/"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+run-local: install
+	$(PY) -m service.run_local --stage $(STAGE)
+
+bench: install
+	$(PY) -m service.bench
+
+clean:
+	rm -rf cdk.out .pytest_cache

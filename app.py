@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""CDK entry point: `cdk synth -c stage=N` builds stage N of the scaling architecture."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import aws_cdk as cdk
+
+from scaling_stacks.app_builder import build_app
+from scaling_stacks.config import ConfigError, build_config
+
+
+def main() -> int:
+    app = cdk.App()
+    try:
+        config = build_config(app.node.try_get_context, os.environ)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    build_app(app, config)
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

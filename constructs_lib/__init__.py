@@ -1,0 +1,1 @@
+"""Reusable L3 constructs with typed, keyword-only props and secure defaults."""

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib.acknowledge import acknowledge
+
+STATIC_PATH = "/static/*"
+
+
+class SiteDistribution(Construct):
+    """A CloudFront distribution for the site: dynamic requests to `origin` uncached with
+    every header, cookie and query string forwarded; `/static/*` from a private bucket
+    through origin access control, cached; a WAF web ACL; standard logs to `log_bucket`;
+    security headers (HSTS, nosniff, frame-deny, referrer policy) on every response;
+    HTTP redirected to HTTPS; TLS 1.2+ for viewers when a certificate is given. An origin
+    reached over plain HTTP must say why in `plain_http_origin_reason`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        origin: cloudfront.IOrigin,
+        static_bucket: s3.IBucket,
+        web_acl_arn: str,
+        log_bucket: s3.IBucket,
+        domain_name: str | None = None,
+        certificate_arn: str | None = None,
+        price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
+        plain_http_origin_reason: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=cdk.Duration.days(365), include_subdomains=True, preload=True, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                ),
+                xss_protection=cloudfront.ResponseHeadersXSSProtection(protection=True, mode_block=True, override=True),
+            ),
+        )
+        certificate = (
+            acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn) if certificate_arn else None
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                response_headers_policy=headers,
+            ),
+            additional_behaviors={
+                STATIC_PATH: cloudfront.BehaviorOptions(
+                    origin=origins.S3BucketOrigin.with_origin_access_control(static_bucket),
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                    cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                    response_headers_policy=headers,
+                    compress=True,
+                )
+            },
+            web_acl_id=web_acl_arn,
+            enable_logging=True,
+            log_bucket=log_bucket,
+            log_file_prefix="cloudfront/",
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=price_class,
+            domain_names=[domain_name] if domain_name and certificate else None,
+            certificate=certificate,
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
+        )
+        if certificate is None:
+            acknowledge(
+                self.distribution,
+                "AwsSolutions-CFR4",
+                "No custom domain is configured, so viewers use the default *.cloudfront.net "
+                "certificate, whose TLS policy CloudFront fixes; set domain_name and "
+                "cloudfront_certificate_arn to enforce TLSv1.2_2021.",
+            )
+        if plain_http_origin_reason:
+            acknowledge(self.distribution, "AwsSolutions-CFR5", plain_http_origin_reason)
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR1",
+            "A web service for worldwide users has no country to block; the WAF web ACL "
+            "filters abusive traffic instead of geography.",
+        )
+
+    @property
+    def domain_name(self) -> str:
+        return self.distribution.distribution_domain_name

@@ -1,0 +1,42 @@
+"""Boot scripts for the web hosts. Hosts take any `ec2.UserData`, so swapping the
+placeholder for the real service is a change of which function a stack calls."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+
+_INSTALL_NGINX = ("set -euo pipefail", "dnf install -y nginx")
+
+
+def placeholder_page(*, title: str) -> ec2.UserData:
+    """nginx serving a static page and a /health endpoint on port 80."""
+    user_data = ec2.UserData.for_linux()
+    user_data.add_commands(
+        *_INSTALL_NGINX,
+        f"echo '<h1>{title}</h1>' > /usr/share/nginx/html/index.html",
+        "echo ok > /usr/share/nginx/html/health",
+        "systemctl enable --now nginx",
+    )
+    return user_data
+
+
+def add_reverse_proxy(user_data: ec2.UserData, *, upstream: str) -> None:
+    """Make `user_data` run nginx on port 80 as a reverse proxy to `upstream` (a host
+    name), answering /health itself so the web tier's health does not hang on the app's."""
+    user_data.add_commands(
+        *_INSTALL_NGINX,
+        "cat > /etc/nginx/conf.d/proxy.conf <<'NGINX'",
+        "server {",
+        "  listen 80 default_server;",
+        "  location = /health { return 200 'ok'; }",
+        "  location / {",
+        f"    proxy_pass http://{upstream};",
+        "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "  }",
+        "}",
+        "NGINX",
+        # The stock server block also claims port 80; move it aside so ours is the default.
+        "sed -i 's/listen       80;/listen       8081;/' /etc/nginx/nginx.conf",
+        "sed -i 's/listen       \\[::\\]:80;/listen       [::]:8081;/' /etc/nginx/nginx.conf",
+        "systemctl enable --now nginx",
+    )

@@ -1,0 +1,1 @@
+"""One stack per layer of the staged architecture; stacks only wire constructs."""

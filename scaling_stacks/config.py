@@ -1,0 +1,352 @@
+"""The one place that reads CDK context and decides what a stage contains.
+
+Everything else asks the `StageConfig` object a question ("does this stage have a
+cache?") instead of comparing stage numbers, so that moving a feature to another stage
+is a one-line change here and the stacks never disagree about it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+MIN_STAGE = 0
+MAX_STAGE = 6
+
+STAGE_NAMES: Mapping[int, str] = {
+    0: "single box",
+    1: "Users+",
+    2: "Users++",
+    3: "Users+++",
+    4: "Users++++",
+    5: "Users+++++",
+    6: "microservices",
+}
+
+# Offline defaults: synth must work without credentials, and `cdk.context.json`
+# carries the availability zones for exactly this account/region pair.
+OFFLINE_ACCOUNT = "123456789012"
+OFFLINE_REGION = "us-east-1"
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}(?<!-)\.)+[a-z]{2,63}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,30}$")
+
+
+class ConfigError(ValueError):
+    """A context value that cannot be used; the message is the one line users see."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextKey:
+    """A documented context key: its default and what it means (rendered in the README)."""
+
+    name: str
+    default: Any
+    meaning: str
+
+
+CONTEXT_KEYS: tuple[ContextKey, ...] = (
+    ContextKey(name="stage", default=0, meaning="Stage to build, 0 (single box) to 6 (microservices)."),
+    ContextKey(name="app_name", default="scaling", meaning="Prefix of every stack name."),
+    ContextKey(
+        name="account",
+        default=None,
+        meaning=f"AWS account id; else CDK_DEFAULT_ACCOUNT; else {OFFLINE_ACCOUNT} (offline synth).",
+    ),
+    ContextKey(
+        name="region",
+        default=None,
+        meaning=f"AWS region; else CDK_DEFAULT_REGION; else {OFFLINE_REGION} (offline synth).",
+    ),
+    ContextKey(
+        name="domain_name",
+        default=None,
+        meaning="DNS name users reach, e.g. www.example.com. Needs hosted_zone_id and hosted_zone_name.",
+    ),
+    ContextKey(name="hosted_zone_id", default=None, meaning="Route 53 public hosted zone id for domain_name."),
+    ContextKey(name="hosted_zone_name", default=None, meaning="Name of that hosted zone, e.g. example.com."),
+    ContextKey(
+        name="certificate_arn",
+        default=None,
+        meaning="ACM certificate in the app's region for the ALB (HTTPS from stage 2).",
+    ),
+    ContextKey(
+        name="cloudfront_certificate_arn",
+        default=None,
+        meaning="ACM certificate in us-east-1 for CloudFront's viewer TLS (stage 1+).",
+    ),
+    ContextKey(name="alarm_email", default=None, meaning="E-mail subscribed to the alarm topic."),
+    ContextKey(
+        name="box_instance_type", default="t4g.small", meaning="Instance type of the stage 0-1 single box (Graviton)."
+    ),
+    ContextKey(
+        name="web_instance_type", default="t4g.small", meaning="Web tier (reverse proxy) instance type, stage 2+."
+    ),
+    ContextKey(
+        name="app_instance_type",
+        default="m7g.large",
+        meaning="App tier instance type, stage 2+ (first of the Spot types at stage 4+).",
+    ),
+    ContextKey(
+        name="db_instance_type",
+        default=None,
+        meaning="RDS class without the db. prefix; default t4g.micro at stages 0-1, "
+        "m7g.large (dedicated) from stage 2.",
+    ),
+    ContextKey(
+        name="db_allocated_storage_gib", default=20, meaning="Initial RDS storage in GiB (autoscaling up to 5x)."
+    ),
+    ContextKey(name="nat_gateways", default=1, meaning="NAT gateways from stage 2, 1 (cheaper) or 2 (one per AZ)."),
+    ContextKey(
+        name="web_capacity",
+        default="2-6",
+        meaning="Web tier ASG size MIN-MAX[:DESIRED] or N; stages 2-3 run DESIRED (default MIN) "
+        "fixed, stage 4+ scales in the range.",
+    ),
+    ContextKey(
+        name="app_capacity",
+        default="2-10",
+        meaning="App tier ASG size MIN-MAX[:DESIRED] or N; stages 2-3 run DESIRED (default MIN) "
+        "fixed, stage 4+ scales in the range.",
+    ),
+)
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capacity:
+    """Auto Scaling group size."""
+
+    min: int
+    max: int
+    desired: int
+
+    @property
+    def elastic(self) -> bool:
+        return self.max > self.min
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageConfig:
+    """Typed, validated configuration for one synthesis of the app."""
+
+    stage: int
+    app_name: str
+    account: str
+    region: str
+    domain_name: str | None = None
+    hosted_zone_id: str | None = None
+    hosted_zone_name: str | None = None
+    certificate_arn: str | None = None
+    cloudfront_certificate_arn: str | None = None
+    alarm_email: str | None = None
+    box_instance_type: str = "t4g.small"
+    web_instance_type: str = "t4g.small"
+    app_instance_type: str = "m7g.large"
+    db_instance_type_override: str | None = None
+    db_allocated_storage_gib: int = 20
+    nat_gateways: int = 1
+    web_capacity_requested: Capacity = field(default_factory=lambda: Capacity(min=2, max=2, desired=2))
+    app_capacity_requested: Capacity = field(default_factory=lambda: Capacity(min=2, max=2, desired=2))
+
+    @property
+    def stage_name(self) -> str:
+        return STAGE_NAMES[self.stage]
+
+    # -- what the stage contains ------------------------------------------------------
+    @property
+    def has_single_box(self) -> bool:
+        """Stages 0-1 serve from one EC2 instance; stage 2 replaces it with two tiers."""
+        return self.stage < 2
+
+    @property
+    def has_edge(self) -> bool:
+        return self.stage >= 1
+
+    @property
+    def has_tiers(self) -> bool:
+        return self.stage >= 2
+
+    @property
+    def has_nat(self) -> bool:
+        return self.has_tiers
+
+    @property
+    def db_multi_az(self) -> bool:
+        return self.stage >= 2
+
+    @property
+    def db_instance_type(self) -> str:
+        if self.db_instance_type_override:
+            return self.db_instance_type_override
+        return "m7g.large" if self.stage >= 2 else "t4g.micro"
+
+    @property
+    def has_dns(self) -> bool:
+        return self.domain_name is not None
+
+    @property
+    def alb_https(self) -> bool:
+        return self.certificate_arn is not None
+
+    @property
+    def elastic_compute(self) -> bool:
+        """Stage 4 makes the tiers scale; before it they stay at their desired size."""
+        return self.stage >= 4
+
+    @property
+    def web_capacity(self) -> Capacity:
+        return self._effective(self.web_capacity_requested)
+
+    @property
+    def app_capacity(self) -> Capacity:
+        return self._effective(self.app_capacity_requested)
+
+    def _effective(self, requested: Capacity) -> Capacity:
+        if self.elastic_compute:
+            return requested
+        return Capacity(min=requested.desired, max=requested.desired, desired=requested.desired)
+
+    @property
+    def stack_prefix(self) -> str:
+        return self.app_name
+
+
+# -- parsing ----------------------------------------------------------------------------
+
+
+def _text(key: str, raw: Any) -> str | None:
+    if raw is None:
+        return None
+    value = str(raw).strip()
+    return value or None
+
+
+def _match(key: str, raw: Any, pattern: re.Pattern[str], allowed: str) -> str | None:
+    value = _text(key, raw)
+    if value is not None and not pattern.match(value):
+        raise ConfigError(f"context key '{key}': {value!r} is not allowed; expected {allowed}")
+    return value
+
+
+def _int(key: str, raw: Any, low: int, high: int) -> int:
+    if isinstance(raw, bool):
+        raise ConfigError(f"context key '{key}': {raw!r} is not allowed; expected a whole number from {low} to {high}")
+    text = str(raw).strip()
+    if not re.fullmatch(r"-?\d+", text) or not low <= int(text) <= high:
+        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected a whole number from {low} to {high}")
+    return int(text)
+
+
+def _capacity(key: str, raw: Any, low: int = 2, high: int = 100) -> Capacity:
+    text = str(raw).strip()
+    allowed = f"N or MIN-MAX or MIN-MAX:DESIRED, with {low} <= MIN <= DESIRED <= MAX <= {high}"
+    found = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", text)
+    if not found:
+        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected {allowed}")
+    low_v = int(found.group(1))
+    high_v = int(found.group(2) or low_v)
+    desired = int(found.group(3) or low_v)
+    if not low <= low_v <= desired <= high_v <= high:
+        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected {allowed}")
+    return Capacity(min=low_v, max=high_v, desired=desired)
+
+
+def build_config(
+    context: Callable[[str], Any],
+    environ: Mapping[str, str],
+) -> StageConfig:
+    """Build the config from a context getter (`node.try_get_context`) and the environment."""
+
+    def get(key: str) -> Any:
+        value = context(key)
+        return next(k.default for k in CONTEXT_KEYS if k.name == key) if value is None else value
+
+    stage = _int("stage", get("stage"), MIN_STAGE, MAX_STAGE)
+    app_name = _match("app_name", get("app_name"), _NAME, "a letter then up to 30 letters, digits or '-'")
+    account = _match(
+        "account",
+        get("account") or environ.get("CDK_DEFAULT_ACCOUNT") or OFFLINE_ACCOUNT,
+        _ACCOUNT,
+        "a 12-digit AWS account id",
+    )
+    region = _match(
+        "region",
+        get("region") or environ.get("CDK_DEFAULT_REGION") or OFFLINE_REGION,
+        _REGION,
+        "an AWS region name such as eu-west-1",
+    )
+    domain = _match("domain_name", get("domain_name"), _DOMAIN, "a lower-case DNS name such as www.example.com")
+    zone_id = _match(
+        "hosted_zone_id", get("hosted_zone_id"), _ZONE_ID, "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ"
+    )
+    zone_name = _match(
+        "hosted_zone_name", get("hosted_zone_name"), _DOMAIN, "a lower-case DNS name such as example.com"
+    )
+    if domain and not (zone_id and zone_name):
+        raise ConfigError(f"context key 'domain_name': {domain!r} needs hosted_zone_id and hosted_zone_name as well")
+    if domain and zone_name and not (domain == zone_name or domain.endswith("." + zone_name)):
+        raise ConfigError(
+            f"context key 'domain_name': {domain!r} is not allowed; expected a name inside hosted zone {zone_name!r}"
+        )
+    cert = _certificate("certificate_arn", get("certificate_arn"), region, "in the app's region")
+    cf_cert = _certificate(
+        "cloudfront_certificate_arn",
+        get("cloudfront_certificate_arn"),
+        "us-east-1",
+        "in us-east-1, as CloudFront requires",
+    )
+    if (cert or cf_cert) and not domain:
+        key = "certificate_arn" if cert else "cloudfront_certificate_arn"
+        raise ConfigError(f"context key '{key}': a certificate needs domain_name to be set as well")
+    instance = "an EC2 instance type such as t4g.small"
+    return StageConfig(
+        stage=stage,
+        app_name=app_name or "scaling",
+        account=account or OFFLINE_ACCOUNT,
+        region=region or OFFLINE_REGION,
+        domain_name=domain,
+        hosted_zone_id=zone_id,
+        hosted_zone_name=zone_name,
+        certificate_arn=cert,
+        cloudfront_certificate_arn=cf_cert,
+        alarm_email=_match("alarm_email", get("alarm_email"), _EMAIL, "an e-mail address"),
+        box_instance_type=_required(_match("box_instance_type", get("box_instance_type"), _INSTANCE_TYPE, instance)),
+        web_instance_type=_required(_match("web_instance_type", get("web_instance_type"), _INSTANCE_TYPE, instance)),
+        app_instance_type=_required(_match("app_instance_type", get("app_instance_type"), _INSTANCE_TYPE, instance)),
+        db_instance_type_override=_match(
+            "db_instance_type", get("db_instance_type"), _INSTANCE_TYPE, "an RDS class without 'db.', such as m7g.large"
+        ),
+        db_allocated_storage_gib=_int("db_allocated_storage_gib", get("db_allocated_storage_gib"), 20, 16384),
+        nat_gateways=_int("nat_gateways", get("nat_gateways"), 1, 2),
+        web_capacity_requested=_capacity("web_capacity", get("web_capacity")),
+        app_capacity_requested=_capacity("app_capacity", get("app_capacity")),
+    )
+
+
+def _required(value: _T | None) -> _T:
+    assert value is not None, "a key with a default always has a value"
+    return value
+
+
+def _certificate(key: str, raw: Any, region: str, where: str) -> str | None:
+    value = _match(key, raw, _CERT_ARN, f"an ACM certificate ARN {where}")
+    if value is None:
+        return None
+    found = _CERT_ARN.match(value)
+    assert found is not None
+    if found.group("region") != region:
+        raise ConfigError(
+            f"context key '{key}': {value!r} is not allowed; expected an ACM certificate ARN {where} ({region})"
+        )
+    return value

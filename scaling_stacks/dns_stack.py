@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as targets
+from constructs import Construct
+
+from scaling_stacks.compute_stack import ComputeStack
+from scaling_stacks.config import StageConfig
+from scaling_stacks.edge_stack import EdgeStack
+
+
+class DnsStack(cdk.Stack):
+    """The site's Route 53 records. They live in a stack of their own, deployed last,
+    so the same record changes its target in place (the box's IP at stage 0, CloudFront
+    from stage 1) instead of moving between stacks, which would delete and recreate it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        compute: ComputeStack,
+        edge: EdgeStack | None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        assert config.domain_name and config.hosted_zone_id and config.hosted_zone_name
+        zone = route53.HostedZone.from_hosted_zone_attributes(
+            self, "Zone", hosted_zone_id=config.hosted_zone_id, zone_name=config.hosted_zone_name
+        )
+        if edge is not None:
+            target = route53.RecordTarget.from_alias(targets.CloudFrontTarget(edge.site.distribution))
+            route53.AaaaRecord(self, "SiteIpv6", zone=zone, record_name=config.domain_name, target=target)
+        else:
+            assert compute.box is not None, "without an edge the single box serves the site"
+            target = route53.RecordTarget.from_ip_addresses(compute.box.public_ip)
+        route53.ARecord(self, "Site", zone=zone, record_name=config.domain_name, target=target)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudfront as cloudfront
+from constructs import Construct
+
+from constructs_lib.buckets import SecureBucket
+from constructs_lib.cdn import SiteDistribution
+from constructs_lib.waf import ManagedRulesWebAcl
+from scaling_stacks.config import StageConfig
+from scaling_stacks.network_stack import NetworkStack
+
+# CloudFront only accepts web ACLs (and certificates) from this region.
+CLOUDFRONT_REGION = "us-east-1"
+
+
+class EdgeWafStack(cdk.Stack):
+    """The CloudFront-scoped WAF web ACL, which must live in us-east-1 whatever the app's region."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.web_acl = ManagedRulesWebAcl(
+            self, "WebAcl", waf_scope="CLOUDFRONT", metric_prefix=f"{config.app_name}-edge"
+        )
+
+
+class EdgeStack(cdk.Stack):
+    """The edge: CloudFront in front of the compute origin, a private static-asset bucket
+    behind origin access control, and the WAF web ACL attached."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        network: NetworkStack,
+        origin: cloudfront.IOrigin,
+        origin_plain_http_reason: str | None,
+        web_acl_arn: str,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.static = SecureBucket(self, "StaticAssets", log_bucket=network.logs, log_prefix="s3/static/").bucket
+        self.site = SiteDistribution(
+            self,
+            "Site",
+            origin=origin,
+            static_bucket=self.static,
+            web_acl_arn=web_acl_arn,
+            log_bucket=network.logs,
+            domain_name=config.domain_name,
+            certificate_arn=config.cloudfront_certificate_arn,
+            plain_http_origin_reason=origin_plain_http_reason,
+        )
+        cdk.CfnOutput(self, "DistributionDomainName", value=self.site.domain_name)
+        cdk.CfnOutput(self, "StaticBucketName", value=self.static.bucket_name)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from constructs_lib.alarm_topic import AlarmTopic
+from constructs_lib.buckets import LogArchiveBucket
+from constructs_lib.network import StagedVpc
+from scaling_stacks.config import StageConfig
+
+
+class NetworkStack(cdk.Stack):
+    """The foundation every layer shares, deployed first: the VPC and its endpoints, the
+    log archive bucket and the alarm topic."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.logs = LogArchiveBucket(self, "LogArchive").bucket
+        self.network = StagedVpc(
+            self, "Network", nat_gateways=config.nat_gateways if config.has_nat else 0, flow_log_bucket=self.logs
+        )
+        self.vpc = self.network.vpc
+        self.alarms = AlarmTopic(self, "Alarms", email=config.alarm_email).topic
+        endpoint_security_group = ec2.SecurityGroup(
+            self, "EndpointSecurityGroup", vpc=self.vpc, description="AWS API endpoints", allow_all_outbound=False
+        )
+        endpoint_security_group.add_ingress_rule(
+            ec2.Peer.ipv4(self.network.cidr), ec2.Port.HTTPS, "HTTPS to AWS APIs from inside the VPC"
+        )
+        # Secret rotation runs in the isolated data subnets, which reach AWS APIs only
+        # through endpoints; without this the rotation Lambda times out.
+        self.secrets_manager_endpoint = self.vpc.add_interface_endpoint(
+            "SecretsManagerEndpoint",
+            service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            subnets=self.network.data_subnets,
+            private_dns_enabled=True,
+            open=False,
+            security_groups=[endpoint_security_group],
+        )
