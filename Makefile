@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install synth test lint run-local bench clean
+.PHONY: install synth test lint run-local bench plan docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
@@ -37,6 +37,12 @@ run-local: install
 
 bench: install
 	$(PY) -m service.bench
+
+plan: install
+	$(PY) -m tools.stage_plan --from $(FROM) --to $(TO) $(PLAN_ARGS)
+
+docs: install
+	$(PY) -m tools.docs
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -8,7 +8,6 @@ import sys
 
 import aws_cdk as cdk
 
-from scaling_stacks.app_builder import build_app
 from scaling_stacks.config import ConfigError, build_config
 
 
@@ -19,6 +18,9 @@ def main() -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    # Imported only for valid input, so a typo is reported before the stacks load.
+    from scaling_stacks.app_builder import build_app
+
     build_app(app, config)
     app.synth()
     return 0

@@ -37,6 +37,8 @@ _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CACHE_NODE = re.compile(r"^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_PEAK = re.compile(r"^(?P<start>([01]\d|2[0-3]):[0-5]\d)-(?P<end>([01]\d|2[0-3]):[0-5]\d)$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,30}$")
 
 
@@ -105,6 +107,27 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
         name="db_allocated_storage_gib", default=20, meaning="Initial RDS storage in GiB (autoscaling up to 5x)."
     ),
     ContextKey(name="nat_gateways", default=1, meaning="NAT gateways from stage 2, 1 (cheaper) or 2 (one per AZ)."),
+    ContextKey(name="read_replicas", default=2, meaning="MySQL read replicas from stage 3, 1 to 15."),
+    ContextKey(name="cache_node_type", default="cache.t4g.medium", meaning="ElastiCache node type from stage 3."),
+    ContextKey(
+        name="spot_percentage",
+        default=70,
+        meaning="Share (0-100) of the app tier above its on-demand base that runs on Spot, stage 4+.",
+    ),
+    ContextKey(name="on_demand_base", default=1, meaning="App tier instances always on demand, stage 4+."),
+    ContextKey(name="web_spot", default=False, meaning="Run the web tier on Spot as well (stage 4+)."),
+    ContextKey(
+        name="scheduled_peak",
+        default=None,
+        meaning="Optional business-hours peak, 'HH:MM-HH:MM' UTC on weekdays, raising both tiers to their max.",
+    ),
+    ContextKey(name="aws_config", default=False, meaning="Add an AWS Config recorder and managed rules (opt-in)."),
+    ContextKey(name="shards", default=2, meaning="MySQL shards from stage 5, 1 to 16."),
+    ContextKey(
+        name="dynamodb_capacity",
+        default="on-demand",
+        meaning="DynamoDB billing from stage 5: 'on-demand' or 'provisioned' (with auto scaling).",
+    ),
     ContextKey(
         name="web_capacity",
         default="2-6",
@@ -158,6 +181,15 @@ class StageConfig:
     nat_gateways: int = 1
     web_capacity_requested: Capacity = field(default_factory=lambda: Capacity(min=2, max=2, desired=2))
     app_capacity_requested: Capacity = field(default_factory=lambda: Capacity(min=2, max=2, desired=2))
+    read_replicas_requested: int = 2
+    cache_node_type: str = "cache.t4g.medium"
+    spot_percentage: int = 70
+    on_demand_base: int = 1
+    web_spot: bool = False
+    scheduled_peak: tuple[str, str] | None = None
+    aws_config: bool = False
+    shards_requested: int = 2
+    dynamodb_on_demand: bool = True
 
     @property
     def stage_name(self) -> str:
@@ -216,6 +248,37 @@ class StageConfig:
         if self.elastic_compute:
             return requested
         return Capacity(min=requested.desired, max=requested.desired, desired=requested.desired)
+
+    @property
+    def has_cache(self) -> bool:
+        return self.stage >= 3
+
+    @property
+    def read_replicas(self) -> int:
+        """Read replicas of the primary; 0 before stage 3."""
+        return self.read_replicas_requested if self.stage >= 3 else 0
+
+    @property
+    def has_spot(self) -> bool:
+        return self.elastic_compute
+
+    @property
+    def has_full_observability(self) -> bool:
+        """Dashboards, the full alarm set and X-Ray from stage 4; basic alarms exist always."""
+        return self.stage >= 4
+
+    @property
+    def has_async(self) -> bool:
+        return self.stage >= 5
+
+    @property
+    def shards(self) -> int:
+        """MySQL shards beside the primary; 0 before stage 5."""
+        return self.shards_requested if self.stage >= 5 else 0
+
+    @property
+    def has_microservices(self) -> bool:
+        return self.stage >= 6
 
     @property
     def stack_prefix(self) -> str:
@@ -331,7 +394,53 @@ def build_config(
         nat_gateways=_int("nat_gateways", get("nat_gateways"), 1, 2),
         web_capacity_requested=_capacity("web_capacity", get("web_capacity")),
         app_capacity_requested=_capacity("app_capacity", get("app_capacity")),
+        read_replicas_requested=_int("read_replicas", get("read_replicas"), 1, 15),
+        cache_node_type=_required(
+            _match(
+                "cache_node_type",
+                get("cache_node_type"),
+                _CACHE_NODE,
+                "an ElastiCache node type such as cache.t4g.medium",
+            )
+        ),
+        spot_percentage=_int("spot_percentage", get("spot_percentage"), 0, 100),
+        on_demand_base=_int("on_demand_base", get("on_demand_base"), 0, 100),
+        web_spot=_bool("web_spot", get("web_spot")),
+        scheduled_peak=_peak("scheduled_peak", get("scheduled_peak")),
+        aws_config=_bool("aws_config", get("aws_config")),
+        shards_requested=_int("shards", get("shards"), 1, 16),
+        dynamodb_on_demand=_choice("dynamodb_capacity", get("dynamodb_capacity"), ("on-demand", "provisioned"))
+        == "on-demand",
     )
+
+
+def _bool(key: str, raw: Any) -> bool:
+    # -c key=false arrives as the string "false", which Python would call true.
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigError(f"context key '{key}': {raw!r} is not allowed; expected true or false")
+    return text == "true"
+
+
+def _choice(key: str, raw: Any, allowed: tuple[str, ...]) -> str:
+    text = str(raw).strip()
+    if text not in allowed:
+        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected one of {', '.join(allowed)}")
+    return text
+
+
+def _peak(key: str, raw: Any) -> tuple[str, str] | None:
+    value = _match(key, raw, _PEAK, "HH:MM-HH:MM in UTC with the start before the end, such as 08:00-18:00")
+    if value is None:
+        return None
+    start, end = value.split("-")
+    if start >= end:
+        raise ConfigError(
+            f"context key '{key}': {value!r} is not allowed; expected HH:MM-HH:MM in UTC with the start before the end"
+        )
+    return start, end
 
 
 def _required(value: _T | None) -> _T:
