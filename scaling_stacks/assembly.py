@@ -40,7 +40,10 @@ def project_context() -> dict[str, Any]:
     return context
 
 
-def synth_stage(stage: int, outdir: Path, extra_context: Mapping[str, Any] | None = None) -> SynthesizedStage:
+def stage_app(
+    stage: int, outdir: Path, extra_context: Mapping[str, Any] | None = None
+) -> tuple[cdk.App, StageConfig]:
+    """The app the CLI would build for `stage`, not yet synthesized."""
     context = project_context()
     context["stage"] = stage
     context.update(extra_context or {})
@@ -48,6 +51,11 @@ def synth_stage(stage: int, outdir: Path, extra_context: Mapping[str, Any] | Non
     environ = {k: v for k, v in os.environ.items() if k not in _CLI_ENVIRONMENT}
     config = build_config(app.node.try_get_context, environ)
     build_app(app, config)
+    return app, config
+
+
+def synth_stage(stage: int, outdir: Path, extra_context: Mapping[str, Any] | None = None) -> SynthesizedStage:
+    app, config = stage_app(stage, outdir, extra_context)
     app.synth()
     return read_assembly(outdir, config)
 

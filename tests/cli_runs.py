@@ -1,0 +1,60 @@
+"""Runs of the real `npx cdk synth`, started together when the session begins so they
+overlap with the in-process synthesis instead of adding to the suite's time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scaling_stacks.assembly import ROOT
+
+BAD_INPUTS: dict[str, tuple[str, ...]] = {
+    "stage=7": ("-c", "stage=7"),
+    "stage=-1": ("-c", "stage=-1"),
+    "stage=abc": ("-c", "stage=abc"),
+    "read_replicas=16": ("-c", "stage=3", "-c", "read_replicas=16"),
+    "domain_name=Not_A_Domain": (
+        "-c",
+        "domain_name=Not_A_Domain",
+        "-c",
+        "hosted_zone_id=Z0123456789ABCDEFGHIJ",
+        "-c",
+        "hosted_zone_name=example.com",
+    ),
+}
+GOOD_STAGE = 2
+
+
+@dataclass
+class CliRun:
+    process: subprocess.Popen[str]
+    outdir: Path
+
+    def wait(self) -> tuple[int, str, str]:
+        stdout, stderr = self.process.communicate(timeout=300)
+        return self.process.returncode, stdout, stderr
+
+
+def start(args: tuple[str, ...]) -> CliRun:
+    outdir = Path(tempfile.mkdtemp(prefix="cdk-cli-"))
+    environ = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CDK_DISABLE_VERSION_CHECK="1")
+    for name in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "AWS_PROFILE"):
+        environ.pop(name, None)
+    process = subprocess.Popen(
+        ["npx", "--no-install", "cdk", "synth", "-q", "-o", str(outdir), *args],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return CliRun(process=process, outdir=outdir)
+
+
+def start_all() -> dict[str, CliRun]:
+    runs = {name: start(args) for name, args in BAD_INPUTS.items()}
+    runs["good"] = start(("-c", f"stage={GOOD_STAGE}"))
+    return runs

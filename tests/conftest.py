@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import cli_runs
+from tests.background_lint import BackgroundLinter
+from tests.stage_cache import StageCache
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
+
+_CLI_RUNS: dict[str, cli_runs.CliRun] = {}
+_LAST = ("tests/test_cfn_lint.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The cfn-lint verdict is collected last, so its worker has had the whole run to lint.
+    items.sort(key=lambda item: item.nodeid.startswith(_LAST))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The CLI runs are separate processes: start them now so they overlap everything else.
+    if any(item.nodeid.startswith("tests/test_cli.py") for item in session.items):
+        _CLI_RUNS.update(cli_runs.start_all())
+
+
+@pytest.fixture(scope="session")
+def cli() -> dict[str, cli_runs.CliRun]:
+    if not _CLI_RUNS:
+        _CLI_RUNS.update(cli_runs.start_all())
+    return _CLI_RUNS
+
+
+@pytest.fixture(scope="session")
+def linter() -> Iterator[BackgroundLinter]:
+    background = BackgroundLinter()
+    yield background
+    background.close()
+
+
+@pytest.fixture(scope="session")
+def stages(tmp_path_factory: pytest.TempPathFactory, linter: BackgroundLinter) -> StageCache:
+    return StageCache(Path(tmp_path_factory.mktemp("assemblies")), on_synth=linter.submit)

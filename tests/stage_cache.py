@@ -1,0 +1,46 @@
+"""Each stage synthesized once per test session, on first use, shared by every test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from scaling_stacks.assembly import SynthesizedStage, synth_stage
+from scaling_stacks.config import MAX_STAGE, MIN_STAGE
+
+ALL_STAGES = tuple(range(MIN_STAGE, MAX_STAGE + 1))
+
+
+class StageCache:
+    def __init__(self, root: Path, on_synth: Callable[[SynthesizedStage], None] | None = None) -> None:
+        self._root = root
+        self._on_synth = on_synth
+        self._stages: dict[int, SynthesizedStage] = {}
+
+    def __getitem__(self, stage: int) -> SynthesizedStage:
+        if stage not in self._stages:
+            self._stages[stage] = synth_stage(stage, self._root / f"stage-{stage}")
+            if self._on_synth:
+                self._on_synth(self._stages[stage])
+        return self._stages[stage]
+
+
+def resources(stage: SynthesizedStage, resource_type: str) -> dict[str, dict[str, Any]]:
+    """Every resource of `resource_type` in the stage, keyed `stack/LogicalId`."""
+    return {
+        f"{stack}/{logical_id}": resource
+        for stack, template in stage.templates.items()
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource["Type"] == resource_type
+    }
+
+
+def props(resource: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(resource.get("Properties", {}))
+
+
+def all_resources(stage: SynthesizedStage) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for stack, template in stage.templates.items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            yield stack, logical_id, resource

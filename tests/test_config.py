@@ -1,0 +1,109 @@
+"""The config object is the only reader of context: defaults, capabilities and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scaling_stacks.config import CONTEXT_KEYS, OFFLINE_ACCOUNT, OFFLINE_REGION, ConfigError, build_config
+
+CERT = "arn:aws:acm:{region}:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+ZONE = {"hosted_zone_id": "Z0123456789ABCDEFGHIJ", "hosted_zone_name": "example.com"}
+
+
+def config_of(environ: dict[str, str] | None = None, **context: Any):
+    return build_config(context.get, environ or {})
+
+
+def test_defaults_are_the_documented_ones_and_work_offline() -> None:
+    config = config_of()
+    assert (config.stage, config.account, config.region) == (0, OFFLINE_ACCOUNT, OFFLINE_REGION)
+    documented = {key.name: key.default for key in CONTEXT_KEYS}
+    assert documented["stage"] == 0
+    assert config.box_instance_type == documented["box_instance_type"]
+    assert config.read_replicas == 0 and config.shards == 0
+
+
+def test_cli_environment_supplies_account_and_region() -> None:
+    config = config_of({"CDK_DEFAULT_ACCOUNT": "210987654321", "CDK_DEFAULT_REGION": "eu-west-1"})
+    assert (config.account, config.region) == ("210987654321", "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("stage", "box", "edge", "tiers", "multi_az"),
+    [(0, True, False, False, False), (1, True, True, False, False), (2, False, True, True, True)],
+)
+def test_capabilities_follow_the_stage(stage: int, box: bool, edge: bool, tiers: bool, multi_az: bool) -> None:
+    config = config_of(stage=str(stage))
+    assert (config.has_single_box, config.has_edge, config.has_tiers, config.db_multi_az) == (
+        box,
+        edge,
+        tiers,
+        multi_az,
+    )
+
+
+def test_capacity_is_fixed_before_stage_4_and_elastic_from_it() -> None:
+    fixed = config_of(stage=2, app_capacity="2-10:3").app_capacity
+    elastic = config_of(stage=4, app_capacity="2-10:3").app_capacity
+    assert (fixed.min, fixed.max, fixed.desired) == (3, 3, 3)
+    assert (elastic.min, elastic.max, elastic.desired) == (2, 10, 3)
+
+
+def test_string_false_from_the_command_line_is_false() -> None:
+    assert config_of(aws_config="false").aws_config is False
+    assert config_of(aws_config="true").aws_config is True
+
+
+@pytest.mark.parametrize(
+    ("context", "key", "value"),
+    [
+        ({"stage": "7"}, "stage", "'7'"),
+        ({"stage": "-1"}, "stage", "'-1'"),
+        ({"stage": "abc"}, "stage", "'abc'"),
+        ({"stage": True}, "stage", "True"),
+        ({"domain_name": "not a domain", **ZONE}, "domain_name", "'not a domain'"),
+        ({"domain_name": "www.other.org", **ZONE}, "domain_name", "'www.other.org'"),
+        ({"domain_name": "www.example.com"}, "domain_name", "hosted_zone_id"),
+        (
+            {"domain_name": "www.example.com", **ZONE, "certificate_arn": CERT.format(region="eu-west-1")},
+            "certificate_arn",
+            "eu-west-1",
+        ),
+        (
+            {"domain_name": "www.example.com", **ZONE, "cloudfront_certificate_arn": CERT.format(region="eu-west-1")},
+            "cloudfront_certificate_arn",
+            "us-east-1",
+        ),
+        ({"certificate_arn": CERT.format(region="us-east-1")}, "certificate_arn", "domain_name"),
+        ({"read_replicas": "0"}, "read_replicas", "'0'"),
+        ({"read_replicas": "16"}, "read_replicas", "'16'"),
+        ({"shards": "0"}, "shards", "'0'"),
+        ({"web_capacity": "1"}, "web_capacity", "'1'"),
+        ({"app_capacity": "5-3"}, "app_capacity", "'5-3'"),
+        ({"aws_config": "yes"}, "aws_config", "'yes'"),
+        ({"scheduled_peak": "18:00-08:00"}, "scheduled_peak", "'18:00-08:00'"),
+        ({"region": "mars-1"}, "region", "'mars-1'"),
+        ({"alarm_email": "nobody"}, "alarm_email", "'nobody'"),
+    ],
+)
+def test_bad_input_names_key_value_and_what_is_allowed(context: dict[str, Any], key: str, value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config_of(**context)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"'{key}'" in message
+    assert value in message
+    assert "expected" in message or "needs" in message
+
+
+def test_good_domain_and_certificates_are_accepted() -> None:
+    config = config_of(
+        stage="2",
+        domain_name="www.example.com",
+        certificate_arn=CERT.format(region="us-east-1"),
+        cloudfront_certificate_arn=CERT.format(region="us-east-1"),
+        **ZONE,
+    )
+    assert config.has_dns and config.alb_https

@@ -1,0 +1,172 @@
+"""What stages 0, 1 and 2 must contain, and must not."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.stage_cache import StageCache, props, resources
+
+
+def only(found: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    assert len(found) == 1, sorted(found)
+    return next(iter(found.values()))
+
+
+def test_stage_0_is_one_box_and_one_database(stages: StageCache) -> None:
+    stage = stages[0]
+    assert set(stage.templates) == {"scaling-network", "scaling-data", "scaling-compute"}
+    assert not resources(stage, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert not resources(stage, "AWS::CloudFront::Distribution")
+    box = props(only(resources(stage, "AWS::EC2::Instance")))
+    assert "KeyName" not in box
+    assert only(resources(stage, "AWS::EC2::EIP"))
+    database = props(only(resources(stage, "AWS::RDS::DBInstance")))
+    assert database["Engine"] == "mysql" and database["EngineVersion"].startswith("8.0.")
+    assert database["MultiAZ"] is False
+    assert database["PubliclyAccessible"] is False
+
+
+def test_box_has_imdsv2_encrypted_disk_and_no_ssh(stages: StageCache) -> None:
+    stage = stages[0]
+    template = only(resources(stage, "AWS::EC2::LaunchTemplate"))
+    assert props(template)["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
+    box = props(only(resources(stage, "AWS::EC2::Instance")))
+    assert all(device["Ebs"]["Encrypted"] for device in box["BlockDeviceMappings"])
+    for group in resources(stage, "AWS::EC2::SecurityGroup").values():
+        for rule in props(group).get("SecurityGroupIngress", []):
+            assert rule.get("FromPort") not in (22, 3389), rule
+            if rule.get("CidrIp") == "0.0.0.0/0":
+                assert rule["FromPort"] in (80, 443), rule
+
+
+@pytest.mark.parametrize("stage_number", [0, 1, 2])
+def test_database_is_hardened(stages: StageCache, stage_number: int) -> None:
+    database = props(only(resources(stages[stage_number], "AWS::RDS::DBInstance")))
+    assert database["StorageEncrypted"] is True
+    assert database["DeletionProtection"] is True
+    assert database["BackupRetentionPeriod"] >= 7
+    assert database["EnableIAMDatabaseAuthentication"] is True
+    assert "MasterUserPassword" in database and "secretsmanager" in json.dumps(database["MasterUserPassword"])
+    raw = only(resources(stages[stage_number], "AWS::RDS::DBInstance"))
+    assert raw["DeletionPolicy"] == "Snapshot" and raw["UpdateReplacePolicy"] == "Snapshot"
+    assert only(resources(stages[stage_number], "AWS::SecretsManager::RotationSchedule"))
+    parameters = props(only(resources(stages[stage_number], "AWS::RDS::DBParameterGroup")))["Parameters"]
+    assert parameters["require_secure_transport"] == "ON"
+
+
+def test_stage_1_puts_cloudfront_waf_and_a_private_bucket_in_front_of_the_box(stages: StageCache) -> None:
+    stage = stages[1]
+    distribution = props(only(resources(stage, "AWS::CloudFront::Distribution")))["DistributionConfig"]
+    assert distribution["WebACLId"]
+    assert distribution["Logging"]["Bucket"]
+    assert distribution["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert any("S3OriginConfig" in origin and origin.get("OriginAccessControlId") for origin in distribution["Origins"])
+    acl = props(only(resources(stage, "AWS::WAFv2::WebACL")))
+    assert acl["Scope"] == "CLOUDFRONT"
+    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= {r["Name"] for r in acl["Rules"]}
+    assert stage.templates["scaling-edge-waf"]  # the web ACL lives in its us-east-1 stack
+    headers = props(only(resources(stage, "AWS::CloudFront::ResponseHeadersPolicy")))
+    security = headers["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert only(resources(stage, "AWS::EC2::Instance"))
+
+
+def test_buckets_are_private_encrypted_tls_only_and_retained(stages: StageCache) -> None:
+    for logical_id, bucket in resources(stages[1], "AWS::S3::Bucket").items():
+        properties = props(bucket)
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, logical_id
+        assert properties["BucketEncryption"], logical_id
+        assert bucket["DeletionPolicy"] == "Retain", logical_id
+    for logical_id, policy in resources(stages[1], "AWS::S3::BucketPolicy").items():
+        statements = props(policy)["PolicyDocument"]["Statement"]
+        assert any(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for s in statements), (
+            logical_id
+        )
+
+
+def test_stage_2_has_two_tiers_behind_two_load_balancers(stages: StageCache) -> None:
+    stage = stages[2]
+    assert not resources(stage, "AWS::EC2::Instance"), "the single box is gone at stage 2"
+    balancers = {
+        props(lb)["Scheme"]: lb for lb in resources(stage, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    }
+    assert set(balancers) == {"internet-facing", "internal"}
+    groups = resources(stage, "AWS::AutoScaling::AutoScalingGroup")
+    assert len(groups) == 2
+    for group in groups.values():
+        assert int(props(group)["MinSize"]) >= 2
+        assert len(props(group)["VPCZoneIdentifier"]) == 2
+    assert only(resources(stage, "AWS::EC2::NatGateway"))
+    database = props(only(resources(stage, "AWS::RDS::DBInstance")))
+    assert database["MultiAZ"] is True
+    assert not database["DBInstanceClass"].startswith("db.t"), "a dedicated class, not burstable"
+
+
+def test_stage_2_cloudfront_default_origin_is_the_public_alb(stages: StageCache) -> None:
+    stage = stages[2]
+    config = props(only(resources(stage, "AWS::CloudFront::Distribution")))["DistributionConfig"]
+    default_origin = next(o for o in config["Origins"] if o["Id"] == config["DefaultCacheBehavior"]["TargetOriginId"])
+    public = next(
+        logical_id
+        for logical_id, lb in stage.templates["scaling-compute"]["Resources"].items()
+        if lb["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer" and lb["Properties"]["Scheme"] == "internet-facing"
+    )
+    assert public in json.dumps(default_origin["DomainName"])
+    assert default_origin["OriginCustomHeaders"][0]["HeaderName"] == "X-Origin-Verify"
+
+
+def test_stage_2_public_alb_only_answers_cloudfront(stages: StageCache) -> None:
+    compute = stages[2].templates["scaling-compute"]["Resources"]
+    public_ingress = [
+        r["Properties"]
+        for r in compute.values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+        and "PublicLoadBalancer" in json.dumps(r["Properties"]["GroupId"])
+    ]
+    assert public_ingress and all("SourcePrefixListId" in rule for rule in public_ingress)
+    listener = next(
+        r["Properties"]
+        for r in compute.values()
+        if r["Type"] == "AWS::ElasticLoadBalancingV2::Listener"
+        and "PublicLoadBalancer" in json.dumps(r["Properties"]["LoadBalancerArn"])
+    )
+    assert listener["DefaultActions"][0]["Type"] == "fixed-response"
+    rules = [r["Properties"] for r in compute.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"]
+    assert any(c["Field"] == "http-header" for rule in rules for c in rule["Conditions"])
+    for group in compute.values():
+        if group["Type"] == "AWS::EC2::SecurityGroup":
+            for rule in group["Properties"].get("SecurityGroupIngress", []):
+                assert rule.get("CidrIp") != "0.0.0.0/0", "nothing but CloudFront reaches stage 2"
+
+
+def test_https_listener_with_a_certificate(tmp_path, stages: StageCache) -> None:
+    from scaling_stacks.assembly import synth_stage
+
+    cert = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+    stage = synth_stage(
+        2,
+        tmp_path,
+        {
+            "domain_name": "www.example.com",
+            "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+            "hosted_zone_name": "example.com",
+            "certificate_arn": cert,
+            "cloudfront_certificate_arn": cert,
+        },
+    )
+    listeners = [props(r) for r in resources(stage, "AWS::ElasticLoadBalancingV2::Listener").values()]
+    https = [listener for listener in listeners if listener["Protocol"] == "HTTPS"]
+    assert len(https) == 1 and https[0]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    distribution = props(only(resources(stage, "AWS::CloudFront::Distribution")))["DistributionConfig"]
+    assert distribution["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    assert distribution["Aliases"] == ["www.example.com"]
+    records = resources(stage, "AWS::Route53::RecordSet")
+    assert {props(r)["Name"] for r in records.values()} >= {"www.example.com.", "origin.www.example.com."}

@@ -1,0 +1,65 @@
+"""Stateful resources keep their logical ID, type and stack from the stage they appear in
+to stage 6, so raising the stage never replaces or deletes their data."""
+
+from __future__ import annotations
+
+import itertools
+
+from tests.stage_cache import ALL_STAGES, StageCache, all_resources
+
+STATEFUL_TYPES = frozenset(
+    {
+        "AWS::RDS::DBInstance",
+        "AWS::RDS::DBCluster",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::DynamoDB::Table",
+        "AWS::DynamoDB::GlobalTable",
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+        "AWS::Kinesis::Stream",
+        "AWS::SecretsManager::Secret",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::EFS::FileSystem",
+    }
+)
+
+
+def stateful(stages: StageCache, stage: int) -> dict[tuple[str, str], str]:
+    return {
+        (stack, logical_id): resource["Type"]
+        for stack, logical_id, resource in all_resources(stages[stage])
+        if resource["Type"] in STATEFUL_TYPES
+    }
+
+
+def missing_later(before: dict[tuple[str, str], str], after: dict[tuple[str, str], str]) -> list[str]:
+    return [
+        f"{stack}/{logical_id} ({kind})"
+        for (stack, logical_id), kind in sorted(before.items())
+        if after.get((stack, logical_id)) != kind
+    ]
+
+
+def test_every_stateful_resource_survives_each_upgrade(stages: StageCache) -> None:
+    for lower, higher in itertools.pairwise(ALL_STAGES):
+        lost = missing_later(stateful(stages, lower), stateful(stages, higher))
+        assert not lost, f"stage {lower} -> {higher} would replace or delete: {lost}"
+
+
+def test_the_check_catches_a_renamed_database() -> None:
+    before = {("scaling-data", "PrimaryInstanceE61BB048"): "AWS::RDS::DBInstance"}
+    after = {("scaling-data", "DatabaseInstance1234ABCD"): "AWS::RDS::DBInstance"}
+    assert missing_later(before, after) == ["scaling-data/PrimaryInstanceE61BB048 (AWS::RDS::DBInstance)"]
+
+
+def test_the_primary_database_keeps_its_logical_id_at_every_stage(stages: StageCache) -> None:
+    ids = {
+        stage: sorted(
+            logical_id
+            for stack, logical_id, resource in all_resources(stages[stage])
+            if resource["Type"] == "AWS::RDS::DBInstance" and logical_id.startswith("PrimaryInstance")
+        )
+        for stage in ALL_STAGES
+    }
+    assert len({tuple(found) for found in ids.values()}) == 1 and len(ids[0]) == 1, ids
