@@ -1,0 +1,79 @@
+"""`python -m tools.stage_plan --from A --to B`: synthesize both stages offline and print the plan."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from scaling_stacks.config import MAX_STAGE, MIN_STAGE
+
+ALLOWED = f"a whole number from {MIN_STAGE} to {MAX_STAGE}"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}; see --help\n")
+
+
+class UsageError(ValueError):
+    """Bad command-line input; the message is the one line the user sees."""
+
+
+def parse_stage(option: str, raw: str) -> int:
+    text = raw.strip()
+    if not text.lstrip("-").isdigit() or not MIN_STAGE <= int(text) <= MAX_STAGE:
+        raise UsageError(f"{option}: {raw!r} is not allowed; expected {ALLOWED}")
+    return int(text)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = _Parser(prog="python -m tools.stage_plan", description=__doc__)
+    parser.add_argument("--from", dest="from_stage", required=True, metavar="A", help="the running stage")
+    parser.add_argument("--to", dest="to_stage", required=True, metavar="B", help="the stage to deploy over it")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument(
+        "--allow-data-loss",
+        action="store_true",
+        help="exit 0 even when the deploy would replace or delete stateful data or could deadlock",
+    )
+    args = parser.parse_args(argv)
+    args.from_stage = parse_stage("--from", args.from_stage)
+    args.to_stage = parse_stage("--to", args.to_stage)
+    if args.from_stage == args.to_stage:
+        raise UsageError(
+            f"--to: '{args.to_stage}' is the same as --from; expected {ALLOWED} other than {args.from_stage} "
+            "(a plan compares two different stages)"
+        )
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    # Imported after validation: a typo is reported before the CDK (and its node process) loads.
+    from scaling_stacks.assembly import synth_stage
+    from tools.stage_plan.plan import plan_stages
+    from tools.stage_plan.render import RENDERERS
+
+    with tempfile.TemporaryDirectory(prefix="stage-plan-") as workdir:
+        # Path metadata names each resource by its construct path, as the CLI's synth does.
+        context = {"aws:cdk:enable-path-metadata": True}
+        before, after = (
+            synth_stage(stage, Path(workdir) / f"stage-{stage}", context) for stage in (args.from_stage, args.to_stage)
+        )
+        plan = plan_stages(before, after, args.from_stage, args.to_stage, allow_data_loss=args.allow_data_loss)
+    print(RENDERERS[args.format](plan))
+    return plan.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
