@@ -42,6 +42,9 @@ plan: install
 	$(PY) -m tools.stage_plan --from $(FROM) --to $(TO) $(PLAN_ARGS)
 
 docs: install
+	@# The images need Graphviz's dot (Debian package graphviz); the Markdown and graph sources do not.
+	command -v dot >/dev/null || (apt-get update && apt-get install -y graphviz) \
+		|| { echo "make docs: install Graphviz ('apt-get install graphviz') to draw the images" >&2; exit 1; }
 	$(PY) -m tools.docs
 
 clean:
