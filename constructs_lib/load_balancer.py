@@ -17,7 +17,8 @@ class TierLoadBalancer(Construct):
     dropped, access logs to `log_bucket`, deletion protection, health checks on
     `HEALTH_PATH`. With `required_header` the listener forwards only requests that carry
     that header and value and answers 403 to the rest (how an origin proves a request came
-    through CloudFront).
+    through CloudFront). `route` adds path rules to other target groups, evaluated before
+    the tier's own rule when they have a lower priority than `forward_priority`.
     """
 
     def __init__(
@@ -35,8 +36,10 @@ class TierLoadBalancer(Construct):
         target_port: int = 80,
         certificate_arn: str | None = None,
         required_header: tuple[str, str] | None = None,
+        forward_priority: int = 1,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._required_header = required_header
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description=f"{construct_id} load balancer", allow_all_outbound=False
         )
@@ -78,9 +81,34 @@ class TierLoadBalancer(Construct):
             conditions=[elbv2.ListenerCondition.http_header(required_header[0], [required_header[1]])]
             if required_header
             else None,
-            priority=1 if required_header else None,
+            priority=forward_priority if required_header else None,
         )
         self.target_group = targets
+
+    def route(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        paths: list[str],
+        target_group: elbv2.IApplicationTargetGroup,
+        priority: int,
+    ) -> elbv2.ApplicationListenerRule:
+        """Send requests for `paths` (carrying the required header, if any) to `target_group`.
+        The rule is created in `scope`, the target group's stack, so this stack never
+        references it; `priority` must be below the tier's `forward_priority`."""
+        conditions = [elbv2.ListenerCondition.path_patterns(paths)]
+        if self._required_header:
+            name, value = self._required_header
+            conditions.append(elbv2.ListenerCondition.http_header(name, [value]))
+        return elbv2.ApplicationListenerRule(
+            scope,
+            construct_id,
+            listener=self.listener,
+            priority=priority,
+            conditions=conditions,
+            target_groups=[target_group],
+        )
 
     @property
     def dns_name(self) -> str:

@@ -1,18 +1,57 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from constructs_lib.acknowledge import acknowledge
 from constructs_lib.instance_defaults import amazon_linux, encrypted_root_volume, session_manager_role
+from constructs_lib.user_data import add_xray_daemon
+
+# Same-size alternatives for a Spot pool, by CPU architecture: several families keep the
+# group running when one Spot pool is reclaimed. Sizes below medium exist only in the
+# burstable families.
+_SPOT_FAMILIES = {
+    ec2.InstanceArchitecture.ARM_64: ("m7g", "m6g", "c7g", "r7g", "t4g"),
+    ec2.InstanceArchitecture.X86_64: ("m7i", "m6i", "m6a", "c7i", "t3"),
+}
+_BURSTABLE_FAMILIES = {ec2.InstanceArchitecture.ARM_64: ("t4g",), ec2.InstanceArchitecture.X86_64: ("t3", "t3a")}
+_BURSTABLE_ONLY_SIZES = ("nano", "micro", "small")
+
+
+def spot_instance_types(instance_type: str, count: int = 4) -> tuple[str, ...]:
+    """`instance_type` first, then up to `count - 1` same-size types of the same CPU architecture."""
+    family, size = instance_type.split(".", 1)
+    architecture = ec2.InstanceType(instance_type).architecture
+    families = (_BURSTABLE_FAMILIES if size in _BURSTABLE_ONLY_SIZES else _SPOT_FAMILIES)[architecture]
+    alternatives = [f"{other}.{size}" for other in families if other != family]
+    return (instance_type, *alternatives)[:count]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpotMix:
+    """How a tier mixes purchase options: `on_demand_base` instances always on demand, then
+    `spot_percentage` of the rest on Spot, over `instance_types` (first has priority on demand)."""
+
+    on_demand_base: int
+    spot_percentage: int
+    instance_types: tuple[str, ...]
 
 
 class ServiceTier(Construct):
     """One tier of hosts: an Auto Scaling group from a launch template (IMDSv2 only,
     encrypted gp3 root volume, detailed monitoring, SSM Session Manager and no SSH key),
     spread evenly over the given subnets' AZs, replaced when its load balancer says a
-    host is unhealthy, and rolled by instance refresh when the template changes.
+    host is unhealthy, and rolled one instance at a time when the template changes.
+    `desired_capacity` is written only for a fixed-size group (min == max): in an elastic
+    group it would reset whatever the scaling policies chose on every deploy. With `spot`
+    the group runs a mixed instances policy (price-capacity-optimised Spot, capacity
+    rebalancing); with `xray_daemon` the hosts run the X-Ray daemon and may send traces.
+    Call `scale_elastically` once the group is behind its load balancer.
     """
 
     def __init__(
@@ -26,7 +65,9 @@ class ServiceTier(Construct):
         user_data: ec2.UserData,
         min_capacity: int,
         max_capacity: int,
-        desired_capacity: int,
+        desired_capacity: int | None = None,
+        spot: SpotMix | None = None,
+        xray_daemon: bool = False,
         notifications: list[autoscaling.NotificationConfiguration] | None = None,
         description: str,
     ) -> None:
@@ -38,6 +79,15 @@ class ServiceTier(Construct):
             ec2.Peer.any_ipv4(), ec2.Port.HTTPS, "AWS APIs (SSM, Secrets Manager, S3) and package repositories"
         )
         self.role = session_manager_role(self, "Role")
+        if xray_daemon:
+            self.role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("AWSXRayDaemonWriteAccess"))
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AWSXRayDaemonWriteAccess]",
+                "AWS-maintained policy for the X-Ray daemon: it only sends trace segments and "
+                "telemetry and reads sampling rules, actions X-Ray does not scope to resources.",
+            )
+            add_xray_daemon(user_data)
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
@@ -51,26 +101,92 @@ class ServiceTier(Construct):
             detailed_monitoring=True,
             block_devices=[encrypted_root_volume()],
         )
+        self.min_capacity = min_capacity
+        self.max_capacity = max_capacity
         self.group = autoscaling.AutoScalingGroup(
             self,
             "Group",
             vpc=vpc,
             vpc_subnets=subnets,
-            launch_template=self.launch_template,
+            launch_template=None if spot else self.launch_template,
+            mixed_instances_policy=self._mixed_instances(spot) if spot else None,
+            capacity_rebalance=True if spot else None,
             min_capacity=min_capacity,
             max_capacity=max_capacity,
-            desired_capacity=desired_capacity,
+            desired_capacity=desired_capacity if min_capacity == max_capacity else None,
             health_checks=autoscaling.HealthChecks.with_additional_checks(
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=cdk.Duration.minutes(5)
             ),
             az_capacity_distribution_strategy=autoscaling.CapacityDistributionStrategy.BALANCED_BEST_EFFORT,
             group_metrics=[autoscaling.GroupMetrics.all()],
             notifications=notifications,
+            # CloudFormation needs MinInstancesInService below MaxSize, so a fixed-size group
+            # rolls with one instance out at a time.
             update_policy=autoscaling.UpdatePolicy.rolling_update(
-                min_instances_in_service=min_capacity, max_batch_size=1, pause_time=cdk.Duration.minutes(5)
+                min_instances_in_service=min(min_capacity, max_capacity - 1),
+                max_batch_size=1,
+                pause_time=cdk.Duration.minutes(5),
             ),
             default_instance_warmup=cdk.Duration.minutes(3),
         )
+        if spot:
+            acknowledge(
+                self.group.node.default_child,
+                "AwsSolutions-EC26",
+                "The group's launch template (inside its mixed instances policy) encrypts every "
+                "EBS volume; cdk-nag 3.0.2's EC26 reads only an ASG's LaunchTemplate property and "
+                "throws on a MixedInstancesPolicy, so the project's tests check the template instead.",
+            )
+        elif min_capacity == max_capacity:
+            acknowledge(
+                self.group,
+                "Annotation::@aws-cdk/aws-autoscaling:desiredCapacitySet",
+                "A fixed-size group (min == max == desired): nothing else changes its size, so a "
+                "deploy has nothing to reset.",
+            )
+
+    def _mixed_instances(self, spot: SpotMix) -> autoscaling.MixedInstancesPolicy:
+        return autoscaling.MixedInstancesPolicy(
+            launch_template=self.launch_template,
+            launch_template_overrides=[
+                autoscaling.LaunchTemplateOverrides(instance_type=ec2.InstanceType(name))
+                for name in spot.instance_types
+            ],
+            instances_distribution=autoscaling.InstancesDistribution(
+                on_demand_base_capacity=spot.on_demand_base,
+                on_demand_percentage_above_base_capacity=100 - spot.spot_percentage,
+                on_demand_allocation_strategy=autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+                spot_allocation_strategy=autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+            ),
+        )
+
+    def scale_elastically(
+        self,
+        *,
+        cpu_target_percent: int = 50,
+        requests_per_target_per_minute: int = 1000,
+        peak_utc: tuple[str, str] | None = None,
+    ) -> None:
+        """Target tracking on average CPU and on load balancer requests per target; with
+        `peak_utc` ('HH:MM' start and end), weekday scheduled actions hold the group at its
+        maximum through the peak and give the minimum back after it."""
+        self.group.scale_on_cpu_utilization("CpuTarget", target_utilization_percent=cpu_target_percent)
+        self.group.scale_on_request_count(
+            "RequestsPerTarget", target_requests_per_minute=requests_per_target_per_minute
+        )
+        if peak_utc is None:
+            return
+        for action_id, at, min_capacity in (
+            ("PeakStart", peak_utc[0], self.max_capacity),
+            ("PeakEnd", peak_utc[1], self.min_capacity),
+        ):
+            hour, minute = at.split(":")
+            self.group.scale_on_schedule(
+                action_id,
+                schedule=autoscaling.Schedule.cron(week_day="MON-FRI", hour=str(int(hour)), minute=str(int(minute))),
+                min_capacity=min_capacity,
+                time_zone="UTC",
+            )
 
     @property
     def connections(self) -> ec2.Connections:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from scaling_stacks.async_stack import AsyncStack
+from scaling_stacks.cache_stack import CacheStack
 from scaling_stacks.compute_stack import ComputeStack
 from scaling_stacks.config import StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.dns_stack import DnsStack
 from scaling_stacks.edge_stack import CLOUDFRONT_REGION, EdgeStack, EdgeWafStack
+from scaling_stacks.microservices_stack import MicroservicesStack
 from scaling_stacks.network_stack import NetworkStack
 
 
@@ -24,8 +27,28 @@ def build_app(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     stacks: dict[str, cdk.Stack] = {}
     network = NetworkStack(app, name("network"), config=config, env=env)
     data = DataStack(app, name("data"), config=config, network=network, env=env)
-    compute = ComputeStack(app, name("compute"), config=config, network=network, data=data, env=env)
-    stacks.update(network=network, data=data, compute=compute)
+    # The cache deploys before compute, which reads its endpoint and opens its port.
+    cache = CacheStack(app, name("cache"), config=config, network=network, env=env) if config.has_cache else None
+    # Work off the request path; the hosts that enqueue it deploy after it.
+    async_layer = (
+        AsyncStack(app, name("async"), config=config, network=network, data=data, env=env) if config.has_async else None
+    )
+    compute = ComputeStack(
+        app,
+        name("compute"),
+        config=config,
+        network=network,
+        data=data,
+        cache=cache,
+        async_layer=async_layer,
+        env=env,
+    )
+    stacks.update(network=network, data=data)
+    if cache is not None:
+        stacks["cache"] = cache
+    if async_layer is not None:
+        stacks["async"] = async_layer
+    stacks["compute"] = compute
     edge: EdgeStack | None = None
     if config.has_edge:
         assert compute.origin is not None
@@ -48,6 +71,19 @@ def build_app(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
             cross_region_references=config.region != CLOUDFRONT_REGION,
         )
         stacks.update({"edge-waf": waf, "edge": edge})
+    if config.has_microservices:
+        assert async_layer is not None, "the services publish to the async layer"
+        stacks["services"] = MicroservicesStack(
+            app,
+            name("services"),
+            config=config,
+            network=network,
+            data=data,
+            cache=cache,
+            async_layer=async_layer,
+            compute=compute,
+            env=env,
+        )
     if config.has_dns:
         stacks["dns"] = DnsStack(app, name("dns"), config=config, compute=compute, edge=edge, env=env)
     for layer, stack in stacks.items():

@@ -40,9 +40,7 @@ def project_context() -> dict[str, Any]:
     return context
 
 
-def stage_app(
-    stage: int, outdir: Path, extra_context: Mapping[str, Any] | None = None
-) -> tuple[cdk.App, StageConfig]:
+def stage_app(stage: int, outdir: Path, extra_context: Mapping[str, Any] | None = None) -> tuple[cdk.App, StageConfig]:
     """The app the CLI would build for `stage`, not yet synthesized."""
     context = project_context()
     context["stage"] = stage

@@ -5,22 +5,33 @@ from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.app_config import PARAMETER_VARIABLE, AppConfigParameter
+from constructs_lib.aws_config import SecurityConfigRules
 from constructs_lib.cloudfront_prefix_list import CloudFrontOriginFacingPrefixList
 from constructs_lib.load_balancer import TierLoadBalancer
-from constructs_lib.tier import ServiceTier
-from constructs_lib.user_data import add_reverse_proxy, placeholder_page
+from constructs_lib.observability import StageMonitoring
+from constructs_lib.tier import ServiceTier, SpotMix, spot_instance_types
+from constructs_lib.user_data import add_app_environment, add_reverse_proxy, placeholder_page
 from constructs_lib.web_server import SingleWebServer
+from scaling_stacks.async_stack import AsyncStack
+from scaling_stacks.cache_stack import CacheStack
 from scaling_stacks.config import StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
+from scaling_stacks.service_wiring import ServiceDependencies
 
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
+WEB_TIER_PRIORITY_BEHIND_SERVICES = 1000
+# About 80% of MySQL's default max_connections on the stage 2+ default class (m7g.large).
+DB_CONNECTIONS_ALARM = 500
 
 
 class ComputeStack(cdk.Stack):
@@ -36,12 +47,25 @@ class ComputeStack(cdk.Stack):
         config: StageConfig,
         network: NetworkStack,
         data: DataStack,
+        cache: CacheStack | None = None,
+        async_layer: AsyncStack | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self._config = config
         self._network = network
         self._data = data
+        self._cache = cache
+        self._dependencies = ServiceDependencies(config=config, data=data, cache=cache, async_layer=async_layer)
+        self.app_config = AppConfigParameter(self, "AppConfig", variables=self._dependencies.environment(self.region))
+        self.monitoring = StageMonitoring(
+            self,
+            "Monitoring",
+            topic=network.alarms,
+            name_prefix=config.stack_prefix,
+            dashboard=config.has_full_observability,
+        )
+        self._monitor_data()
         self.origin: cloudfront.IOrigin | None = None
         self.origin_plain_http_reason: str | None = None
         self.box: SingleWebServer | None = None
@@ -51,6 +75,34 @@ class ComputeStack(cdk.Stack):
         if config.has_tiers:
             assert cloudfront_only is not None, "the tiers only ever sit behind CloudFront"
             self._add_tiers(cloudfront_only)
+        if config.has_aws_config:
+            SecurityConfigRules(self, "AwsConfig", log_bucket=network.logs)
+
+    def _wire_app_host(self, host: ec2.IConnectable, role: iam.IRole, user_data: ec2.UserData) -> None:
+        """Let a host that runs the service reach its data and read its configuration and secrets."""
+        self._dependencies.grant(host, role, label="app")
+        self.app_config.grant_read(role)
+        add_app_environment(
+            user_data, variables={PARAMETER_VARIABLE: self.app_config.parameter_name, "AWS_REGION": self.region}
+        )
+
+    def _monitor_data(self) -> None:
+        config = self._config
+        monitoring = self.monitoring
+        max_connections = DB_CONNECTIONS_ALARM if config.has_full_observability else None
+        monitoring.monitor_database(
+            name="Primary", instance=self._data.primary.instance, max_connections=max_connections
+        )
+        if self._data.replicas is not None:
+            for index, replica in enumerate(self._data.replicas.replicas, start=1):
+                monitoring.monitor_replica_lag(name=f"Replica{index}", instance=replica)
+                if config.has_full_observability:
+                    # Replicas take the read load: they saturate before the primary does.
+                    monitoring.monitor_database(
+                        name=f"Replica{index}", instance=replica, max_connections=max_connections
+                    )
+        if self._cache is not None and config.has_full_observability:
+            monitoring.monitor_cache(name="Cache", node_ids=self._cache.cache.member_cluster_ids)
 
     def _add_single_box(self, cloudfront_only: CloudFrontOriginFacingPrefixList | None) -> None:
         config = self._config
@@ -58,13 +110,14 @@ class ComputeStack(cdk.Stack):
             ingress = [(cloudfront_only.peer, ec2.Port.tcp(80))]
         else:
             ingress = [(ec2.Peer.any_ipv4(), ec2.Port.tcp(80)), (ec2.Peer.any_ipv4(), ec2.Port.tcp(443))]
+        box_user_data = placeholder_page(title=f"{config.app_name}: stage {config.stage} ({config.stage_name})")
         box = SingleWebServer(
             self,
             "Box",
             vpc=self._network.vpc,
             subnets=self._network.network.public_subnets,
             instance_type=config.box_instance_type,
-            user_data=placeholder_page(title=f"{config.app_name}: stage {config.stage} ({config.stage_name})"),
+            user_data=box_user_data,
             ingress=ingress,
         )
         if not cloudfront_only:
@@ -74,11 +127,19 @@ class ComputeStack(cdk.Stack):
                 "At stage 0 the single box is the public web server: HTTP/HTTPS (80/443 only) "
                 "must be open to everyone; from stage 1 only CloudFront reaches it.",
             )
-        box.connections.allow_to_default_port(self._data.primary, "box to database")
-        self._data.primary.secret.grant_read(box.role)
+        self._wire_app_host(box, box.role, box_user_data)
+        self.monitoring.monitor_instance_status(name="Box", instance_id=box.instance.instance_id)
         self.box = box
+        # Published as a parameter so the edge stack reads one finished name: an Fn::Split
+        # over another stack's output is not something cfn-lint (or every tool) accepts.
+        origin_domain = ssm.StringParameter(
+            self,
+            "BoxOriginDomain",
+            description="Public DNS name of the single box, CloudFront's origin",
+            string_value=_ec2_public_dns_name(box.public_ip, config.region),
+        )
         self.origin = origins.HttpOrigin(
-            _ec2_public_dns_name(box.public_ip, config.region),
+            origin_domain.string_value,
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
         )
         self.origin_plain_http_reason = (
@@ -91,18 +152,21 @@ class ComputeStack(cdk.Stack):
         config = self._config
         network = self._network
         notifications = [autoscaling.NotificationConfiguration(topic=network.alarms)]
+        app_user_data = placeholder_page(
+            title=f"{config.app_name}: app tier, stage {config.stage} ({config.stage_name})"
+        )
         app = ServiceTier(
             self,
             "AppTier",
             vpc=network.vpc,
             subnets=network.network.app_subnets,
             instance_type=config.app_instance_type,
-            user_data=placeholder_page(
-                title=f"{config.app_name}: app tier, stage {config.stage} ({config.stage_name})"
-            ),
+            user_data=app_user_data,
             min_capacity=config.app_capacity.min,
             max_capacity=config.app_capacity.max,
             desired_capacity=config.app_capacity.desired,
+            spot=self._spot_mix(config.app_instance_type) if config.has_spot else None,
+            xray_daemon=config.has_full_observability,
             notifications=notifications,
             description="App tier",
         )
@@ -117,6 +181,7 @@ class ComputeStack(cdk.Stack):
             min_capacity=config.web_capacity.min,
             max_capacity=config.web_capacity.max,
             desired_capacity=config.web_capacity.desired,
+            spot=self._spot_mix(config.web_instance_type) if config.has_spot and config.web_spot else None,
             notifications=notifications,
             description="Web tier (reverse proxy)",
         )
@@ -137,6 +202,7 @@ class ComputeStack(cdk.Stack):
             "OriginVerifySecret",
             description="Header value CloudFront adds so the public load balancer can reject direct requests",
             generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         acknowledge(
             origin_verify,
@@ -157,9 +223,27 @@ class ComputeStack(cdk.Stack):
             log_prefix="alb/public",
             certificate_arn=config.certificate_arn,
             required_header=(ORIGIN_VERIFY_HEADER, origin_verify.secret_value.unsafe_unwrap()),
+            # Stage 6 routes API paths to the services with rules that must be evaluated
+            # first; the web tier's rule moves behind them (an in-place rule update).
+            forward_priority=WEB_TIER_PRIORITY_BEHIND_SERVICES if config.has_microservices else 1,
         )
-        app.connections.allow_to_default_port(self._data.primary, "app tier to database")
-        self._data.primary.secret.grant_read(app.role)
+        self.public_load_balancer = public
+        self._wire_app_host(app, app.role, app_user_data)
+        for tier_name, tier, capacity, load_balancer in (
+            ("WebTier", web, config.web_capacity, public),
+            ("AppTier", app, config.app_capacity, internal),
+        ):
+            if config.elastic_compute and capacity.elastic:
+                tier.scale_elastically(peak_utc=config.scheduled_peak)
+            if config.has_full_observability:
+                self.monitoring.monitor_tier(
+                    name=tier_name, group=tier.group, min_capacity=capacity.min, max_capacity=capacity.max
+                )
+                self.monitoring.monitor_load_balancer(
+                    name=f"{tier_name}LoadBalancer",
+                    load_balancer=load_balancer.load_balancer,
+                    target_group=load_balancer.target_group,
+                )
         origin_domain = public.dns_name
         if config.alb_https and config.has_dns:
             assert config.hosted_zone_id and config.hosted_zone_name and config.domain_name
@@ -194,6 +278,14 @@ class ComputeStack(cdk.Stack):
         self.web_tier = web
         self.app_tier = app
         self.internal_load_balancer = internal
+
+    def _spot_mix(self, instance_type: str) -> SpotMix:
+        config = self._config
+        return SpotMix(
+            on_demand_base=config.on_demand_base,
+            spot_percentage=config.spot_percentage,
+            instance_types=spot_instance_types(instance_type),
+        )
 
 
 def _ec2_public_dns_name(ip: str, region: str) -> str:

@@ -124,6 +124,12 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ContextKey(name="aws_config", default=False, meaning="Add an AWS Config recorder and managed rules (opt-in)."),
     ContextKey(name="shards", default=2, meaning="MySQL shards from stage 5, 1 to 16."),
     ContextKey(
+        name="active_shards",
+        default=None,
+        meaning="Shards that own user buckets in the published shard map; default all. To grow, raise "
+        "shards first, copy the moving buckets' rows, then raise active_shards.",
+    ),
+    ContextKey(
         name="dynamodb_capacity",
         default="on-demand",
         meaning="DynamoDB billing from stage 5: 'on-demand' or 'provisioned' (with auto scaling).",
@@ -189,6 +195,7 @@ class StageConfig:
     scheduled_peak: tuple[str, str] | None = None
     aws_config: bool = False
     shards_requested: int = 2
+    active_shards_requested: int | None = None
     dynamodb_on_demand: bool = True
 
     @property
@@ -268,6 +275,11 @@ class StageConfig:
         return self.stage >= 4
 
     @property
+    def has_aws_config(self) -> bool:
+        """The opt-in AWS Config recorder and rules come with stage 4's observability."""
+        return self.aws_config and self.has_full_observability
+
+    @property
     def has_async(self) -> bool:
         return self.stage >= 5
 
@@ -275,6 +287,13 @@ class StageConfig:
     def shards(self) -> int:
         """MySQL shards beside the primary; 0 before stage 5."""
         return self.shards_requested if self.stage >= 5 else 0
+
+    @property
+    def active_shards(self) -> int:
+        """Shards that own logical buckets in the shard map; 0 before stage 5."""
+        if self.active_shards_requested is None:
+            return self.shards
+        return min(self.active_shards_requested, self.shards)
 
     @property
     def has_microservices(self) -> bool:
@@ -373,6 +392,7 @@ def build_config(
         key = "certificate_arn" if cert else "cloudfront_certificate_arn"
         raise ConfigError(f"context key '{key}': a certificate needs domain_name to be set as well")
     instance = "an EC2 instance type such as t4g.small"
+    shards = _int("shards", get("shards"), 1, 16)
     return StageConfig(
         stage=stage,
         app_name=app_name or "scaling",
@@ -408,7 +428,10 @@ def build_config(
         web_spot=_bool("web_spot", get("web_spot")),
         scheduled_peak=_peak("scheduled_peak", get("scheduled_peak")),
         aws_config=_bool("aws_config", get("aws_config")),
-        shards_requested=_int("shards", get("shards"), 1, 16),
+        shards_requested=shards,
+        active_shards_requested=(
+            None if get("active_shards") is None else _int("active_shards", get("active_shards"), 1, shards)
+        ),
         dynamodb_on_demand=_choice("dynamodb_capacity", get("dynamodb_capacity"), ("on-demand", "provisioned"))
         == "on-demand",
     )

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from constructs_lib.database import HardenedMysql
+from constructs_lib.app_table import AppTable
+from constructs_lib.buckets import SecureBucket
+from constructs_lib.database import HardenedMysql, ReadReplicas
+from constructs_lib.mysql_shards import MysqlShards
 from scaling_stacks.config import StageConfig
 from scaling_stacks.network_stack import NetworkStack
 
+# Read and write capacity units, (minimum, maximum), when dynamodb_capacity is 'provisioned'.
+PROVISIONED_CAPACITY = (5, 500)
+
 
 class DataStack(cdk.Stack):
-    """Relational data: the primary MySQL database (and, at later stages, its replicas and shards)."""
+    """Relational data: the primary MySQL database (and, at later stages, its replicas and
+    shards); from stage 5 also the DynamoDB table and the user media bucket. The primary
+    keeps the user directory (users, sign-in) when user-owned data moves to the shards."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: StageConfig, network: NetworkStack, **kwargs: object
@@ -29,3 +38,47 @@ class DataStack(cdk.Stack):
             allocated_storage_gib=config.db_allocated_storage_gib,
             secrets_manager_endpoint=network.secrets_manager_endpoint,
         )
+        self.replicas: ReadReplicas | None = None
+        if config.read_replicas:
+            self.replicas = ReadReplicas(
+                self,
+                "Replicas",
+                source=self.primary,
+                count=config.read_replicas,
+                vpc=network.vpc,
+                subnets=network.network.data_subnets,
+                availability_zones=network.vpc.availability_zones,
+                instance_type=config.db_instance_type,
+            )
+        self.shards: MysqlShards | None = None
+        self.table: AppTable | None = None
+        self.media: SecureBucket | None = None
+        if config.shards:
+            self.shards = MysqlShards(
+                self,
+                "Shards",
+                count=config.shards,
+                active=config.active_shards,
+                vpc=network.vpc,
+                subnets=network.network.data_subnets,
+                instance_type=config.db_instance_type,
+                allocated_storage_gib=config.db_allocated_storage_gib,
+                parameter_name=f"/{config.app_name}/shard-map",
+                secrets_manager_endpoint=network.secrets_manager_endpoint,
+            )
+        if config.has_async:
+            self.table = AppTable(
+                self, "AppTable", provisioned=None if config.dynamodb_on_demand else PROVISIONED_CAPACITY
+            )
+            self.media = SecureBucket(
+                self, "MediaBucket", log_bucket=network.logs, log_prefix="s3/media/", intelligent_tiering=True
+            )
+            # A plain string, not a token: consumers resolve it at deploy time.
+            self.media_bucket_parameter_name = f"/{config.app_name}/media-bucket"
+            ssm.StringParameter(
+                self,
+                "MediaBucketName",
+                parameter_name=self.media_bucket_parameter_name,
+                description="Bucket for user media uploads",
+                string_value=self.media.bucket.bucket_name,
+            )

@@ -26,7 +26,7 @@ def _lint(where: str, text: str, region: str) -> list[str]:
 class BackgroundLinter:
     def __init__(self) -> None:
         # spawn, not fork: a forked child would share the jsii kernel's pipes.
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
         self._seen: set[str] = set()
         self._jobs: list[Future[list[str]]] = []
 

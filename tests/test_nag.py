@@ -13,17 +13,35 @@ from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib.acknowledge import acknowledge
 from constructs_lib.database import HardenedMysql
+from scaling_stacks.assembly import SynthesizedStage
 from tests.stage_cache import ALL_STAGES, StageCache
 
 
+def acknowledgments(stage: SynthesizedStage) -> dict[str, str]:
+    """Every acknowledged finding in the assembly, `construct path -> rule: reason`."""
+    found: dict[str, str] = {}
+    for stack in stage.deploy_order:
+        metadata = json.loads((stage.outdir / f"{stack}.metadata.json").read_text())
+        for path, entries in metadata.items():
+            for entry in entries:
+                if entry["type"] == "aws:cdk:acknowledged-rules":
+                    for rule, reason in entry["data"].items():
+                        found[f"{path} {rule}"] = reason
+    return found
+
+
 @pytest.mark.parametrize("stage", ALL_STAGES)
-def test_every_stage_passes_aws_solutions_with_reasoned_acknowledgments(stages: StageCache, stage: int) -> None:
-    report = json.loads((stages[stage].outdir / "validation-report.json").read_text())
-    plugins = {plugin["name"]: plugin for plugin in report["pluginReports"]}
-    nag = next(plugin for name, plugin in plugins.items() if "AwsSolutions" in name)
-    assert nag["summary"]["status"] == "success", [v for v in nag["violations"]]
-    template_text = json.dumps(stages[stage].templates)
-    assert "NagSuppressions" not in template_text
+def test_every_stage_synthesizes_under_nag_with_reasoned_narrow_acknowledgments(stages: StageCache, stage: int) -> None:
+    # Synthesis raises on any unacknowledged AwsSolutions finding, so reaching here means
+    # none is left; what remains is to check what was acknowledged, and why.
+    found = acknowledgments(stages[stage])
+    nag = {where: reason for where, reason in found.items() if "AwsSolutions-" in where}
+    assert nag, "every stage acknowledges something; none found means the metadata moved"
+    for where, reason in nag.items():
+        assert len(reason) >= 60, f"{where}: reason too thin: {reason!r}"
+        rule = where.split(" ", 1)[1]
+        if rule.split("::")[-1].startswith(("AwsSolutions-IAM4", "AwsSolutions-IAM5")):
+            assert "[" in rule, f"{where}: IAM findings are acknowledged one policy or action at a time"
 
 
 def _violations(app: cdk.App) -> set[str]:

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from constructs_lib.acknowledge import acknowledge
+
+SERVICE_PORT = 8080
+HEALTH_PATH = "/health"
+# The X-Ray daemon as published by AWS; the service sends trace segments to it over
+# UDP on localhost (tasks share one network namespace).
+XRAY_DAEMON_IMAGE = "amazon/aws-xray-daemon:3.x"
+XRAY_DAEMON_PORT = 2000
+
+
+class FargateMicroservice(Construct):
+    """One service split from the monolith, on ECS Fargate: tasks from `image` listening
+    on `SERVICE_PORT` in `subnets` (no public IP), one on-demand task as the base and the
+    rest weighted towards Fargate Spot, a container health check and an IP target group
+    checking `HEALTH_PATH` (for a load balancer rule to route to), a deployment circuit breaker that rolls back, CPU and
+    memory target tracking between `min_tasks` and `max_tasks`, registration as
+    `name` in the cluster's Cloud Map namespace, an X-Ray daemon sidecar, and logs kept
+    for three months. Egress is HTTPS only until peers are allowed via `connections`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: ecs.ICluster,
+        name: str,
+        image: ecs.ContainerImage,
+        subnets: ec2.SubnetSelection,
+        environment: Mapping[str, str],
+        cpu: int = 512,
+        memory_mib: int = 1024,
+        min_tasks: int = 2,
+        max_tasks: int = 10,
+        spot_weight: int = 3,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            cpu=cpu,
+            memory_limit_mib=memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THREE_MONTHS)
+        app = self.task_definition.add_container(
+            "App",
+            image=image,
+            essential=True,
+            port_mappings=[ecs.PortMapping(container_port=SERVICE_PORT, name="http")],
+            environment={
+                **environment,
+                "PORT": str(SERVICE_PORT),
+                "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{XRAY_DAEMON_PORT}",
+            },
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=name, log_group=log_group),
+            health_check=ecs.HealthCheck(
+                command=[
+                    "CMD-SHELL",
+                    'python -c "import urllib.request; urllib.request.urlopen('
+                    f"'http://127.0.0.1:{SERVICE_PORT}{HEALTH_PATH}', timeout=3)\" || exit 1",
+                ],
+                interval=cdk.Duration.seconds(15),
+                start_period=cdk.Duration.seconds(30),
+                retries=3,
+            ),
+        )
+        xray = self.task_definition.add_container(
+            "XRayDaemon",
+            image=ecs.ContainerImage.from_registry(XRAY_DAEMON_IMAGE),
+            essential=False,
+            cpu=32,
+            memory_reservation_mib=64,
+            port_mappings=[ecs.PortMapping(container_port=XRAY_DAEMON_PORT, protocol=ecs.Protocol.UDP)],
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{name}-xray", log_group=log_group),
+        )
+        app.add_container_dependencies(
+            ecs.ContainerDependency(container=xray, condition=ecs.ContainerDependencyCondition.START)
+        )
+        self.task_definition.add_to_task_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                    "xray:GetSamplingStatisticSummaries",
+                ],
+                resources=["*"],
+            )
+        )
+        acknowledge(
+            self.task_definition.task_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "The X-Ray daemon's actions (PutTraceSegments, sampling rules) have no resource-level "
+            "permissions; they are the only actions this role holds on '*'.",
+        )
+        execution_role = self.task_definition.obtain_execution_role()
+        acknowledge(
+            execution_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; image pulls and log "
+            "writes are granted on this service's repository and log group only.",
+        )
+        acknowledge(
+            self.task_definition,
+            "AwsSolutions-ECS2",
+            "The environment carries only non-secret settings (resource names, endpoints, secret "
+            "ARNs); the service reads the secret values from Secrets Manager at start-up.",
+        )
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=cluster.vpc, description=f"{name} service tasks", allow_all_outbound=False
+        )
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.HTTPS, "AWS APIs and the container registries"
+        )
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            task_definition=self.task_definition,
+            vpc_subnets=subnets,
+            security_groups=[self.security_group],
+            assign_public_ip=False,
+            desired_count=min_tasks,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            health_check_grace_period=cdk.Duration.seconds(60),
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            capacity_provider_strategies=[
+                ecs.CapacityProviderStrategy(capacity_provider="FARGATE", base=1, weight=1),
+                ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=spot_weight),
+            ],
+            cloud_map_options=ecs.CloudMapOptions(
+                name=name, dns_record_type=cdk.aws_servicediscovery.DnsRecordType.A, dns_ttl=cdk.Duration.seconds(10)
+            ),
+        )
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "Targets",
+            vpc=cluster.vpc,
+            port=SERVICE_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            health_check=elbv2.HealthCheck(
+                path=HEALTH_PATH, healthy_threshold_count=2, interval=cdk.Duration.seconds(15)
+            ),
+            deregistration_delay=cdk.Duration.seconds(30),
+        )
+        self.service.attach_to_application_target_group(self.target_group)
+        scaling = self.service.auto_scale_task_count(min_capacity=min_tasks, max_capacity=max_tasks)
+        scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=60)
+        scaling.scale_on_memory_utilization("Memory", target_utilization_percent=75)
+        self.name = name
+
+    @property
+    def connections(self) -> ec2.Connections:
+        return self.service.connections
+
+    @property
+    def url(self) -> str:
+        """How peers reach this service through Cloud Map."""
+        namespace = self.service.cloud_map_service
+        assert namespace is not None
+        return f"http://{self.name}.{namespace.namespace.namespace_name}:{SERVICE_PORT}"

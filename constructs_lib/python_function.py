@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from constructs_lib.acknowledge import acknowledge
+
+LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+# The AWS-published Powertools layer (it includes the X-Ray SDK). Its name pins the
+# runtime and architecture above; the version is the one documented for the Powertools
+# release the handler tests run against.
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+POWERTOOLS_ACCOUNT = "017000801446"
+# Caches next to the code would change the asset hash from run to run.
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
+
+
+class PowertoolsFunction(Construct):
+    """A Python Lambda function for the handler in `lambda/<folder>/app.py`: arm64, the
+    AWS Powertools layer, X-Ray active tracing, its own role (no managed policies) and a
+    log group kept for `log_retention`. Callers grant the role what the handler touches.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        folder: str,
+        description: str,
+        environment: dict[str, str],
+        timeout_seconds: int = 30,
+        memory_size: int = 256,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        code_dir = LAMBDA_ROOT / folder
+        if not (code_dir / "app.py").is_file():
+            raise ValueError(f"no handler at lambda/{folder}/app.py")
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            f"arn:{cdk.Aws.PARTITION}:lambda:{cdk.Aws.REGION}:{POWERTOOLS_ACCOUNT}:layer:{POWERTOOLS_LAYER}",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="app.handler",
+            code=lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES),
+            layers=[layer],
+            role=self.role,
+            log_group=self.log_group,
+            timeout=cdk.Duration.seconds(timeout_seconds),
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={"POWERTOOLS_SERVICE_NAME": folder, **environment},
+        )
+        self.log_group.grant_write(self.role)
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Pinned to python3.13 because the AWS-published Powertools layer is built per Python "
+            "version and this one is the documented, tested pairing; RUNTIME and POWERTOOLS_LAYER "
+            "move together to the next runtime.",
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions; "
+            "they are the only actions granted on '*' (added by active tracing).",
+        )
+
+
+class FailureAlarms(Construct):
+    """Two alarms to `topic`: any message waiting in `failed` (the dead-letter queue or
+    on-failure destination that holds what `function` could not process), and any error
+    of `function` itself (a crash or timeout, which fails a whole batch).
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, function: lambda_.IFunction, failed: sqs.IQueue, topic: sns.ITopic
+    ) -> None:
+        super().__init__(scope, construct_id)
+        action = cloudwatch_actions.SnsAction(topic)
+        failed_messages = cloudwatch.Alarm(
+            self,
+            "FailedMessages",
+            alarm_description=f"Messages {function.node.path} could not process are waiting in {failed.node.path}",
+            metric=failed.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        errors = cloudwatch.Alarm(
+            self,
+            "FunctionErrors",
+            alarm_description=f"{function.node.path} failed whole invocations (crash or timeout)",
+            metric=function.metric_errors(period=cdk.Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (failed_messages, errors):
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from constructs_lib.python_function import FailureAlarms, PowertoolsFunction
+
+
+class QueueWorker(Construct):
+    """An SQS work queue and the Lambda that drains it: both queues encrypted (SSE-SQS),
+    TLS-only and retained on removal; a message that fails `max_receive_count` times moves
+    to the dead-letter queue; the function (`lambda/<folder>/app.py`) receives batches and
+    reports batch item failures, so only failed messages are retried; alarms on dead
+    letters and on function errors go to `alarm_topic`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        folder: str,
+        description: str,
+        environment: dict[str, str],
+        alarm_topic: sns.ITopic,
+        batch_size: int = 10,
+        max_batching_window_seconds: int = 5,
+        max_receive_count: int = 5,
+        timeout_seconds: int = 30,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(4),
+            # AWS's guidance for Lambda consumers: six times the function timeout, so a
+            # batch being retried by Lambda is not handed to a second invocation.
+            visibility_timeout=cdk.Duration.seconds(timeout_seconds * 6),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        worker = PowertoolsFunction(
+            self,
+            "Worker",
+            folder=folder,
+            description=description,
+            environment=environment,
+            timeout_seconds=timeout_seconds,
+        )
+        self.function = worker.function
+        self.role = worker.role
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=batch_size,
+                max_batching_window=cdk.Duration.seconds(max_batching_window_seconds),
+                report_batch_item_failures=True,
+            )
+        )
+        FailureAlarms(self, "Alarms", function=self.function, failed=self.dead_letter_queue, topic=alarm_topic)

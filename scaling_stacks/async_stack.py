@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from constructs_lib.activity_stream import ActivityStream
+from constructs_lib.event_topic import EventTopic
+from constructs_lib.queue_worker import QueueWorker
+from scaling_stacks.config import StageConfig
+from scaling_stacks.data_stack import DataStack
+from scaling_stacks.network_stack import NetworkStack
+
+# The post worker only counts posts, so it does not need to hear about edits.
+COUNTED_POST_EVENTS = {
+    "type": sns.FilterOrPolicy.filter(sns.SubscriptionFilter.string_filter(allowlist=["post.created", "post.deleted"]))
+}
+
+
+class AsyncStack(cdk.Stack):
+    """Work done off the request path. Stage 5: the post-events queue and its worker,
+    which keeps per-user counters in the DynamoDB table. Stage 6: the post-events SNS
+    topic fanned out to that queue, and the activity Kinesis stream with its consumer."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        network: NetworkStack,
+        data: DataStack,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        assert data.table is not None, "the async layer writes to the stage-5 table"
+        table = data.table.table
+        environment = {"TABLE_NAME": table.table_name}
+        self.post_worker = QueueWorker(
+            self,
+            "PostWorker",
+            folder="post_worker",
+            description="Applies post events to per-user counters, once per event id",
+            environment=environment,
+            alarm_topic=network.alarms,
+        )
+        table.grant(self.post_worker.role, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        self.events: EventTopic | None = None
+        self.activity: ActivityStream | None = None
+        if config.has_microservices:
+            self.events = EventTopic(self, "PostEvents", consumers=[(self.post_worker.queue, COUNTED_POST_EVENTS)])
+            self.activity = ActivityStream(
+                self,
+                "Activity",
+                folder="activity_consumer",
+                description="Stores activity events per user, once per event id",
+                environment=environment,
+                alarm_topic=network.alarms,
+            )
+            table.grant(self.activity.role, "dynamodb:PutItem")

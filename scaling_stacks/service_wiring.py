@@ -1,0 +1,124 @@
+"""What a host of the service needs, wherever it runs (the box, the app tier, an ECS
+task): the environment it reads (service/config.py defines the names) and the network
+paths and IAM grants to reach what that environment points at. One place, so the EC2
+and the container deployments cannot drift apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+
+from constructs_lib.acknowledge import acknowledge
+from scaling_stacks.async_stack import AsyncStack
+from scaling_stacks.cache_stack import CacheStack
+from scaling_stacks.config import StageConfig
+from scaling_stacks.data_stack import DataStack
+
+MEDIA_PREFIX = "media/"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceDependencies:
+    """The stacks whose resources the service uses at this stage."""
+
+    config: StageConfig
+    data: DataStack
+    cache: CacheStack | None = None
+    async_layer: AsyncStack | None = None
+
+    def environment(self, region: str) -> dict[str, str]:
+        """Environment variables the service reads: endpoints and secret ARNs, never secrets."""
+        data = self.data
+        primary = data.primary
+        variables = {
+            "APP_STAGE": str(self.config.stage),
+            "AWS_REGION": region,
+            "DB_WRITER_HOST": primary.instance.db_instance_endpoint_address,
+            "DB_PORT": str(primary.port),
+            "DB_NAME": primary.database_name,
+            "DB_SECRET_ARN": primary.secret.secret_arn,
+        }
+        if data.replicas is not None:
+            variables["DB_READER_HOST"] = cdk.Fn.join(",", data.replicas.hosts)
+        if self.cache is not None:
+            cache = self.cache.cache
+            variables.update(
+                CACHE_HOST=cache.host,
+                CACHE_PORT=cache.port,
+                CACHE_TLS="true",
+                CACHE_AUTH_SECRET_ARN=cache.auth_secret.secret_arn,
+            )
+        if data.shards is not None:
+            variables["SHARD_MAP_PARAMETER"] = data.shards.parameter.parameter_name
+        if data.table is not None:
+            variables["POSTS_TABLE"] = data.table.table.table_name
+        if data.media is not None:
+            variables["MEDIA_BUCKET"] = data.media.bucket.bucket_name
+        if self.async_layer is not None:
+            variables["QUEUE_URL"] = self.async_layer.post_worker.queue.queue_url
+            if self.async_layer.events is not None:
+                variables["EVENTS_TOPIC_ARN"] = self.async_layer.events.topic.topic_arn
+            if self.async_layer.activity is not None:
+                variables["ACTIVITY_STREAM"] = self.async_layer.activity.stream.stream_name
+        return variables
+
+    def grant(self, host: ec2.IConnectable, role: iam.IRole, *, label: str) -> None:
+        """Open the network paths and grant the reads and writes `environment()` implies.
+
+        Called from the host's stack, so every ingress rule lands there and no data-layer
+        stack ever depends on a compute stack."""
+        data = self.data
+        host.connections.allow_to_default_port(data.primary, f"{label} to the primary database")
+        data.primary.secret.grant_read(role)
+        if data.replicas is not None:
+            host.connections.allow_to_default_port(data.replicas, f"{label} to the read replicas")
+        if self.cache is not None:
+            host.connections.allow_to_default_port(self.cache.cache, f"{label} to the cache")
+            self.cache.cache.auth_secret.grant_read(role)
+        if data.shards is not None:
+            data.shards.parameter.grant_read(role)
+            for shard in data.shards.shards:
+                host.connections.allow_to_default_port(shard, f"{label} to {shard.node.id}")
+                shard.secret.grant_read(role)
+        if data.table is not None:
+            data.table.table.grant_read_write_data(role)
+        if data.media is not None:
+            self._grant_media_uploads(role, data)
+        if self.async_layer is not None:
+            self.async_layer.post_worker.queue.grant_send_messages(role)
+            if self.async_layer.events is not None:
+                self.async_layer.events.grant_publish(role)
+            if self.async_layer.activity is not None:
+                self.async_layer.activity.grant_put(role)
+
+    @staticmethod
+    def _grant_media_uploads(role: iam.IRole, data: DataStack) -> None:
+        # Upload URLs are signed with the host's credentials, which must allow the PUT.
+        # The bucket name comes in as an SSM-typed stack parameter rather than a
+        # cross-stack reference, so the grant's resource (and the finding acknowledged
+        # below) names a logical id of this stack.
+        stack = cdk.Stack.of(role)
+        bucket = stack.node.try_find_child("MediaBucketName")
+        if not isinstance(bucket, cdk.CfnParameter):
+            bucket = cdk.CfnParameter(
+                stack,
+                "MediaBucketName",
+                type="AWS::SSM::Parameter::Value<String>",
+                default=data.media_bucket_parameter_name,
+                description="SSM parameter holding the media bucket's name (written by the data stack)",
+            )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[f"arn:{cdk.Aws.PARTITION}:s3:::{bucket.value_as_string}/{MEDIA_PREFIX}*"],
+            )
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<{stack.get_logical_id(bucket)}>/{MEDIA_PREFIX}*]",
+            "Upload URLs are for new objects whose keys are generated per upload, so PutObject is "
+            "granted on the media/ prefix of the media bucket and nowhere else.",
+        )

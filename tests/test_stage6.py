@@ -1,0 +1,86 @@
+"""Stage 6: services on Fargate behind the public ALB, Cloud Map, SNS fan-out, Kinesis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.stage_cache import StageCache, all_resources, props, resources
+
+pytestmark = pytest.mark.skipif(
+    not (Path(__file__).resolve().parent.parent / "service" / "Dockerfile").is_file(),
+    reason="stage 6 builds the services from service/Dockerfile, which is not there yet",
+)
+
+
+def only(stage: Any, resource_type: str) -> list[dict[str, Any]]:
+    return [props(r) for r in resources(stage, resource_type).values()]
+
+
+def test_fargate_services_with_spot_circuit_breaker_and_cloud_map(stages: StageCache) -> None:
+    stage = stages[6]
+    assert len(only(stage, "AWS::ECS::Cluster")) == 1
+    (_namespace,) = only(stage, "AWS::ServiceDiscovery::PrivateDnsNamespace")
+    services = only(stage, "AWS::ECS::Service")
+    assert len(services) >= 2
+    for service in services:
+        providers = {s["CapacityProvider"] for s in service["CapacityProviderStrategy"]}
+        assert providers == {"FARGATE", "FARGATE_SPOT"}
+        assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+        assert service["ServiceRegistries"] and service["LoadBalancers"]
+        assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+    registered = {s["Name"] for s in only(stage, "AWS::ServiceDiscovery::Service")}
+    assert registered == {"users", "posts"}
+    assert len(only(stage, "AWS::ApplicationAutoScaling::ScalableTarget")) == len(services)
+
+
+def test_public_alb_routes_paths_to_services_before_the_web_tier(stages: StageCache) -> None:
+    rules = only(stages[6], "AWS::ElasticLoadBalancingV2::ListenerRule")
+    routed = [r for r in rules if any(c["Field"] == "path-pattern" for c in r["Conditions"])]
+    web_tier = [r for r in rules if r not in routed]
+    assert len(routed) >= 2 and len(web_tier) == 1
+    assert max(r["Priority"] for r in routed) < web_tier[0]["Priority"]
+    for rule in routed:
+        assert {c["Field"] for c in rule["Conditions"]} == {"path-pattern", "http-header"}, "CloudFront-only"
+        assert sum(len(c.get("PathPatternConfig", {}).get("Values", [])) for c in rule["Conditions"]) <= 4
+    before_stage6 = only(stages[5], "AWS::ElasticLoadBalancingV2::ListenerRule")
+    assert [r["Priority"] for r in before_stage6] == [1]
+
+
+def test_post_events_fan_out_to_queues(stages: StageCache) -> None:
+    stage = stages[6]
+    assert len(only(stage, "AWS::SNS::Topic")) >= 2, "the alarm topic and the event topic"
+    subscriptions = [s for s in only(stage, "AWS::SNS::Subscription") if s["Protocol"] == "sqs"]
+    assert subscriptions
+    for subscription in subscriptions:
+        assert subscription["RawMessageDelivery"] is True
+        assert subscription["FilterPolicyScope"] == "MessageBody"
+
+
+def test_activity_stream_and_its_consumer(stages: StageCache) -> None:
+    template = stages[6].templates["scaling-async"]["Resources"]
+    (stream_id,) = [k for k, r in template.items() if r["Type"] == "AWS::Kinesis::Stream"]
+    assert props(template[stream_id])["StreamEncryption"]["EncryptionType"] == "KMS"
+    (mapping,) = [
+        props(r)
+        for r in template.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and props(r)["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    ]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 < mapping["MaximumRetryAttempts"] <= 5
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "Arn" in str(mapping["DestinationConfig"]["OnFailure"]["Destination"])
+    assert mapping["MaximumBatchingWindowInSeconds"] > 0
+    functions = only(stages[6], "AWS::Lambda::Function")
+    assert all(f["TracingConfig"] == {"Mode": "Active"} for f in functions if f.get("Layers"))
+
+
+def test_stage5_resources_keep_their_logical_ids(stages: StageCache) -> None:
+    before = {(stack, logical_id): r["Type"] for stack, logical_id, r in all_resources(stages[5])}
+    after = {(stack, logical_id): r["Type"] for stack, logical_id, r in all_resources(stages[6])}
+    stateful = {"AWS::RDS::DBInstance", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue"}
+    kept = {key: kind for key, kind in before.items() if kind in stateful}
+    assert kept.items() <= after.items()
