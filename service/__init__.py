@@ -1,0 +1,1 @@
+"""The staged social-posting API that the scaling architecture runs."""

@@ -1,0 +1,259 @@
+"""Settings from plain environment variables; each capability is on only when its
+variables are present. Secrets arrive as ``*_SECRET_ARN`` and are read from
+Secrets Manager at start-up; local runs may give plain values instead."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from service import shardmap
+
+ROLES = ("all", "users", "posts")
+
+
+class ConfigError(ValueError):
+    """A configuration problem; its message never contains a secret value."""
+
+
+@dataclass(frozen=True)
+class DbEndpoint:
+    host: str
+    port: int
+    user: str
+    database: str
+    password: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    host: str
+    port: int
+    tls: bool
+    password: str | None = field(repr=False, default=None)
+    key_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Shard:
+    id: str
+    endpoint: DbEndpoint
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: int = 0
+    role: str = "all"
+    port: int = 8080
+    instance_id: str = "local"
+    region: str | None = None
+    writer: DbEndpoint | None = None
+    readers: tuple[DbEndpoint, ...] = ()
+    cache: CacheConfig | None = None
+    shard_map: dict[str, Any] | None = field(default=None, repr=False)
+    shards: tuple[Shard, ...] = ()
+    posts_table: str | None = None
+    media_bucket: str | None = None
+    queue_url: str | None = None
+    users_service_url: str | None = None
+    db_pool_size: int = 10
+    cache_ttl_seconds: int = 300
+    feed_cache_ttl_seconds: int = 30
+    read_your_writes_seconds: int = 5
+    session_ttl_seconds: int = 7 * 24 * 3600
+    migrate_on_start: bool = True
+
+    @property
+    def serves_users(self) -> bool:
+        return self.role in ("all", "users")
+
+    @property
+    def serves_posts(self) -> bool:
+        return self.role in ("all", "posts")
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        secret_reader: Callable[[str], str] | None = None,
+    ) -> Settings:
+        env = os.environ if env is None else env
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        read_secret = secret_reader or _secrets_manager_reader(region)
+
+        role = env.get("SERVICE_ROLE", "all")
+        if role not in ROLES:
+            raise ConfigError(f"SERVICE_ROLE must be one of {', '.join(ROLES)}")
+
+        database = env.get("DB_NAME", "app")
+        writer = readers = None
+        if env.get("DB_WRITER_HOST"):
+            user, password = _db_credentials(env, read_secret)
+            port = _int(env, "DB_PORT", 3306)
+            writer = DbEndpoint(env["DB_WRITER_HOST"], port, user, database, password)
+            readers = tuple(
+                _reader(item.strip(), port, user, database, password)
+                for item in env.get("DB_READER_HOST", "").split(",")
+                if item.strip()
+            )
+
+        cache = None
+        if env.get("CACHE_HOST"):
+            password = env.get("CACHE_PASSWORD") or None
+            if env.get("CACHE_AUTH_SECRET_ARN"):
+                password = _secret_field(read_secret(env["CACHE_AUTH_SECRET_ARN"]), "password")
+            cache = CacheConfig(
+                env["CACHE_HOST"],
+                _int(env, "CACHE_PORT", 6379),
+                _bool(env, "CACHE_TLS", False),
+                password,
+                env.get("CACHE_KEY_PREFIX", ""),
+            )
+
+        shard_map = _shard_map(env, region)
+        shards: tuple[Shard, ...] = ()
+        if shard_map is not None:
+            if writer is None:
+                raise ConfigError("sharding needs DB_WRITER_HOST for the user directory")
+            shards = tuple(_shard(entry, database, writer, read_secret) for entry in shard_map["shards"])
+
+        return cls(
+            stage=_int(env, "APP_STAGE", 0),
+            role=role,
+            port=_int(env, "PORT", 8080),
+            instance_id=env.get("INSTANCE_ID") or socket.gethostname(),
+            region=region,
+            writer=writer,
+            readers=readers or (),
+            cache=cache,
+            shard_map=shard_map,
+            shards=shards,
+            posts_table=env.get("POSTS_TABLE") or None,
+            media_bucket=env.get("MEDIA_BUCKET") or None,
+            queue_url=env.get("QUEUE_URL") or None,
+            users_service_url=(env.get("USERS_SERVICE_URL") or "").rstrip("/") or None,
+            db_pool_size=_int(env, "DB_POOL_SIZE", 10),
+            cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 300),
+            feed_cache_ttl_seconds=_int(env, "FEED_CACHE_TTL_SECONDS", 30),
+            read_your_writes_seconds=_int(env, "READ_YOUR_WRITES_SECONDS", 5),
+            session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 7 * 24 * 3600),
+            migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
+        )
+
+    def capabilities(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "database": self.writer is not None,
+            "read_replicas": len(self.readers),
+            "cache": self.cache is not None,
+            "sessions": "redis" if self.cache else "database",
+            "shards": [s.id for s in self.shards],
+            "posts_store": "dynamodb" if self.posts_table else "mysql",
+            "media_uploads": self.media_bucket is not None,
+            "queue": self.queue_url is not None,
+            "users_service": self.users_service_url is not None,
+        }
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be true or false")
+
+
+def _reader(item: str, port: int, user: str, database: str, password: str) -> DbEndpoint:
+    """A reader is ``host`` or ``host:port``; the port defaults to DB_PORT."""
+    host, _, explicit = item.partition(":")
+    if explicit and not explicit.isdigit():
+        raise ConfigError("DB_READER_HOST entries must be host or host:port")
+    return DbEndpoint(host, int(explicit) if explicit else port, user, database, password)
+
+
+def _secret_field(raw: str, key: str) -> str:
+    """Secrets Manager values are JSON objects (RDS, generated) or plain strings."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw
+    if isinstance(parsed, dict):
+        if key not in parsed:
+            raise ConfigError(f"secret has no {key!r} key")
+        return str(parsed[key])
+    return raw
+
+
+def _db_credentials(env: Mapping[str, str], read_secret: Callable[[str], str]) -> tuple[str, str]:
+    if env.get("DB_SECRET_ARN"):
+        raw = read_secret(env["DB_SECRET_ARN"])
+        return _secret_field(raw, "username"), _secret_field(raw, "password")
+    if env.get("DB_USER"):
+        return env["DB_USER"], env.get("DB_PASSWORD", "")
+    raise ConfigError("DB_WRITER_HOST needs DB_SECRET_ARN or DB_USER (+ DB_PASSWORD)")
+
+
+def _shard(
+    entry: dict[str, Any],
+    database: str,
+    writer: DbEndpoint,
+    read_secret: Callable[[str], str],
+) -> Shard:
+    if entry.get("secret_arn"):
+        raw = read_secret(entry["secret_arn"])
+        user, password = _secret_field(raw, "username"), _secret_field(raw, "password")
+    else:
+        user, password = entry.get("user", writer.user), entry.get("password", "")
+    endpoint = DbEndpoint(
+        str(entry["host"]),
+        int(entry.get("port", 3306)),
+        user,
+        entry.get("database", database),
+        password,
+    )
+    return Shard(entry["id"], endpoint)
+
+
+def _shard_map(env: Mapping[str, str], region: str | None) -> dict[str, Any] | None:
+    if env.get("SHARD_MAP_PARAMETER"):
+        import boto3
+
+        ssm = boto3.client("ssm", region_name=region)
+        raw = ssm.get_parameter(Name=env["SHARD_MAP_PARAMETER"])["Parameter"]["Value"]
+    elif env.get("SHARD_MAP"):
+        raw = env["SHARD_MAP"]
+    else:
+        return None
+    try:
+        parsed = json.loads(raw)
+        shardmap.owners(parsed)
+    except ValueError as exc:
+        raise ConfigError(f"invalid shard map: {exc}") from None
+    return parsed
+
+
+def _secrets_manager_reader(region: str | None) -> Callable[[str], str]:
+    def read(arn: str) -> str:
+        import boto3
+
+        client = boto3.client("secretsmanager", region_name=region)
+        return client.get_secret_value(SecretId=arn)["SecretString"]
+
+    return read

@@ -1,0 +1,79 @@
+"""Client errors as JSON, and the checks that turn bad input into them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+MAX_BODY_BYTES = 16 * 1024
+USER_ID_RE = re.compile(r"^[1-9][0-9]{0,18}$")
+MAX_USER_ID = 2**63 - 1
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> bytes:
+        return orjson.dumps({"error": {"code": self.code, "message": self.message}})
+
+
+def bad_request(message: str, code: str = "invalid_request") -> ApiError:
+    return ApiError(400, code, message)
+
+
+async def json_object(request: Request, allowed: set[str]) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send a JSON body with Content-Type: application/json",
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise ApiError(413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request("the body is not valid JSON", "invalid_json") from None
+    if not isinstance(data, dict):
+        raise bad_request("the body must be a JSON object", "invalid_json")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise bad_request(f"unknown fields: {', '.join(unknown)}")
+    return data
+
+
+def text_field(
+    data: dict[str, Any],
+    name: str,
+    min_len: int,
+    max_len: int,
+    pattern: re.Pattern[str] | None = None,
+) -> str:
+    value = data.get(name)
+    if value is None:
+        raise bad_request(f"{name} is required")
+    if not isinstance(value, str):
+        raise bad_request(f"{name} must be a string")
+    if not min_len <= len(value) <= max_len:
+        raise bad_request(f"{name} must be {min_len} to {max_len} characters")
+    if pattern is not None and not pattern.match(value):
+        raise bad_request(f"{name} has an invalid format")
+    return value
+
+
+def user_id_param(raw: str) -> int:
+    if not USER_ID_RE.match(raw) or int(raw) > MAX_USER_ID:
+        raise bad_request("user id must be a positive integer", "invalid_user_id")
+    return int(raw)

@@ -1,0 +1,132 @@
+"""Idempotent schema migrations for the directory database and every shard.
+
+Run at start-up (unless MIGRATE_ON_START=false) or as ``python -m service.migrate``.
+A named lock makes instances that boot together apply each migration once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from service.config import DbEndpoint, Settings
+from service.db import create_pool
+
+log = logging.getLogger("service.migrate")
+
+# Append only: a deployed database has run the earlier entries.
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE IF NOT EXISTS users (
+                id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                username VARCHAR(32) NOT NULL,
+                password_hash VARCHAR(255) NOT NULL,
+                created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+                UNIQUE KEY uq_users_username (username)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS sessions (
+                token_hash BINARY(32) NOT NULL PRIMARY KEY,
+                user_id BIGINT UNSIGNED NOT NULL,
+                username VARCHAR(32) NOT NULL,
+                expires_at DATETIME NOT NULL,
+                KEY ix_sessions_expires (expires_at)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS profiles (
+                user_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+                display_name VARCHAR(64) NOT NULL,
+                bio VARCHAR(280) NOT NULL,
+                updated_at DATETIME(3) NOT NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS posts (
+                user_id BIGINT UNSIGNED NOT NULL,
+                id CHAR(26) CHARACTER SET ascii NOT NULL,
+                body VARCHAR(500) NOT NULL,
+                media_key VARCHAR(200) NULL,
+                created_at DATETIME(3) NOT NULL,
+                updated_at DATETIME(3) NOT NULL,
+                PRIMARY KEY (user_id, id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+        ],
+    ),
+    (
+        2,
+        [
+            """CREATE TABLE IF NOT EXISTS follows (
+                follower_id BIGINT UNSIGNED NOT NULL,
+                followee_id BIGINT UNSIGNED NOT NULL,
+                created_at DATETIME(3) NOT NULL,
+                PRIMARY KEY (follower_id, followee_id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+        ],
+    ),
+]
+
+
+async def migrate_database(endpoint: DbEndpoint) -> int:
+    """Create the database if needed and apply pending migrations; returns how many."""
+    server = await create_pool(endpoint, 1, database=False)
+    try:
+        async with server.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("SET SESSION sql_notes = 0")  # "already exists" is expected
+            name = endpoint.database.replace("`", "``")
+            await cur.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    pool = await create_pool(endpoint, 1)
+    applied = 0
+    try:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("SET SESSION sql_notes = 0")
+            await cur.execute("SELECT GET_LOCK(%s, 60)", (f"migrate:{endpoint.database}",))
+            (locked,) = await cur.fetchone()
+            if locked != 1:
+                raise RuntimeError("timed out waiting for the migration lock")
+            try:
+                await cur.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INT NOT NULL PRIMARY KEY,"
+                    " applied_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+                )
+                await cur.execute("SELECT version FROM schema_migrations")
+                done = {row[0] for row in await cur.fetchall()}
+                for version, statements in MIGRATIONS:
+                    if version in done:
+                        continue
+                    for statement in statements:
+                        await cur.execute(statement)
+                    await cur.execute(
+                        "INSERT INTO schema_migrations (version) VALUES (%s)",
+                        (version,),
+                    )
+                    applied += 1
+            finally:
+                await cur.execute("SELECT RELEASE_LOCK(%s)", (f"migrate:{endpoint.database}",))
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    return applied
+
+
+async def migrate_all(settings: Settings) -> None:
+    endpoints = [settings.writer] if settings.writer else []
+    endpoints += [shard.endpoint for shard in settings.shards]
+    for endpoint in endpoints:
+        applied = await migrate_database(endpoint)
+        log.info(
+            "schema of %s@%s: %d migrations applied",
+            endpoint.database,
+            endpoint.host,
+            applied,
+        )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    asyncio.run(migrate_all(Settings.from_env()))
+
+
+if __name__ == "__main__":
+    main()

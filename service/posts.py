@@ -1,0 +1,350 @@
+"""Post storage: MySQL (on the author's shard when sharded) or DynamoDB.
+
+A public post id is ``<author id>-<ULID>``: the author routes it to its shard or
+DynamoDB partition without a lookup table, and the ULID sorts by time."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Protocol
+
+import anyio.to_thread
+
+from service.context import RequestContext
+from service.db import WRITER, Database, Pool
+from service.ids import ULID_RE
+
+POST_ID_RE = re.compile(r"^([1-9][0-9]{0,18})-([0-9A-HJKMNP-TV-Z]{26})$")
+
+Post = dict[str, Any]
+
+
+def parse_post_id(raw: str) -> tuple[int, str] | None:
+    match = POST_ID_RE.match(raw)
+    if not match:
+        return None
+    return int(match.group(1)), match.group(2)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _post(
+    user_id: int,
+    ulid: str,
+    body: str,
+    media_key: str | None,
+    created: str,
+    updated: str,
+) -> Post:
+    return {
+        "id": f"{user_id}-{ulid}",
+        "user_id": user_id,
+        "body": body,
+        "media_key": media_key,
+        "created_at": created,
+        "updated_at": updated,
+    }
+
+
+class PostStore(Protocol):
+    async def create(
+        self,
+        ctx: RequestContext,
+        user_id: int,
+        ulid: str,
+        body: str,
+        media_key: str | None,
+    ) -> Post: ...
+    async def get(self, ctx: RequestContext, user_id: int, ulid: str, route: str) -> Post | None: ...
+    async def update(self, ctx: RequestContext, user_id: int, ulid: str, body: str) -> Post | None: ...
+    async def delete(self, ctx: RequestContext, user_id: int, ulid: str) -> bool: ...
+    async def page(
+        self,
+        ctx: RequestContext,
+        user_id: int,
+        before: str | None,
+        limit: int,
+        route: str,
+    ) -> tuple[list[Post], str | None]: ...
+    async def feed(
+        self,
+        ctx: RequestContext,
+        authors: list[int],
+        before: str | None,
+        limit: int,
+        route: str,
+    ) -> tuple[list[Post], str | None]: ...
+
+
+_COLUMNS = "id, body, media_key, created_at, updated_at"
+
+
+def _newest(pages: list[list[Post]], limit: int) -> tuple[list[Post], str | None]:
+    merged = sorted((p for page in pages for p in page), key=lambda p: p["id"].split("-", 1)[1], reverse=True)
+    posts = merged[:limit]
+    return posts, posts[-1]["id"].split("-", 1)[1] if len(merged) > limit else None
+
+
+class SqlPosts:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @staticmethod
+    def _row(user_id: int, row: tuple[Any, ...]) -> Post:
+        ulid, body, media_key, created, updated = row
+        return _post(
+            user_id,
+            ulid,
+            body,
+            media_key,
+            iso(created.replace(tzinfo=UTC)),
+            iso(updated.replace(tzinfo=UTC)),
+        )
+
+    async def create(
+        self,
+        ctx: RequestContext,
+        user_id: int,
+        ulid: str,
+        body: str,
+        media_key: str | None,
+    ) -> Post:
+        moment = now_utc()
+        pool = ctx.used(self._db.for_user(user_id, WRITER))
+        naive = moment.replace(tzinfo=None)
+        await pool.execute(
+            "INSERT INTO posts (user_id, id, body, media_key, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            (user_id, ulid, body, media_key, naive, naive),
+        )
+        return _post(user_id, ulid, body, media_key, iso(moment), iso(moment))
+
+    async def get(self, ctx: RequestContext, user_id: int, ulid: str, route: str) -> Post | None:
+        pool = ctx.used(self._db.for_user(user_id, route))
+        row = await pool.fetchone(
+            f"SELECT {_COLUMNS} FROM posts WHERE user_id = %s AND id = %s",
+            (user_id, ulid),
+        )
+        return self._row(user_id, row) if row else None
+
+    async def update(self, ctx: RequestContext, user_id: int, ulid: str, body: str) -> Post | None:
+        pool = ctx.used(self._db.for_user(user_id, WRITER))
+        affected, _ = await pool.execute(
+            "UPDATE posts SET body = %s, updated_at = %s WHERE user_id = %s AND id = %s",
+            (body, now_utc().replace(tzinfo=None), user_id, ulid),
+        )
+        if not affected:
+            return None
+        return await self.get(ctx, user_id, ulid, WRITER)
+
+    async def delete(self, ctx: RequestContext, user_id: int, ulid: str) -> bool:
+        pool = ctx.used(self._db.for_user(user_id, WRITER))
+        affected, _ = await pool.execute("DELETE FROM posts WHERE user_id = %s AND id = %s", (user_id, ulid))
+        return affected > 0
+
+    async def page(
+        self,
+        ctx: RequestContext,
+        user_id: int,
+        before: str | None,
+        limit: int,
+        route: str,
+    ) -> tuple[list[Post], str | None]:
+        pool = ctx.used(self._db.for_user(user_id, route))
+        if before is None:
+            rows = await pool.fetchall(
+                f"SELECT {_COLUMNS} FROM posts WHERE user_id = %s ORDER BY id DESC LIMIT %s",
+                (user_id, limit + 1),
+            )
+        else:
+            rows = await pool.fetchall(
+                f"SELECT {_COLUMNS} FROM posts WHERE user_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
+                (user_id, before, limit + 1),
+            )
+        posts = [self._row(user_id, row) for row in rows[:limit]]
+        next_cursor = rows[limit - 1][0] if len(rows) > limit else None
+        return posts, next_cursor
+
+    async def feed(
+        self,
+        ctx: RequestContext,
+        authors: list[int],
+        before: str | None,
+        limit: int,
+        route: str,
+    ) -> tuple[list[Post], str | None]:
+        """Newest posts of many authors: one query per database holding them. The
+        database reads every post of every author to sort them: the expensive read
+        that the cache exists for."""
+
+        async def query(pool: Pool, ids: list[int]) -> list[Post]:
+            ctx.used(pool)
+            marks = ", ".join(["%s"] * len(ids))
+            since = "" if before is None else " AND id < %s"
+            args: list[Any] = [*ids, *([] if before is None else [before]), limit + 1]
+            rows = await pool.fetchall(
+                f"SELECT user_id, {_COLUMNS} FROM posts WHERE user_id IN ({marks}){since} ORDER BY id DESC LIMIT %s",
+                args,
+            )
+            return [self._row(int(row[0]), row[1:]) for row in rows]
+
+        pages = await asyncio.gather(*(query(pool, ids) for pool, ids in self._db.by_pool(authors, route)))
+        return _newest(list(pages), limit)
+
+
+class DynamoPosts:
+    """Table keys: ``pk`` = ``USER#<author id>`` (string), ``sk`` = ``POST#<ULID>``
+    (string), so one Query in descending ``sk`` order is a user's timeline. A read
+    routed to the writer is a strongly consistent read; to a reader, eventual."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    async def _call(self, name: str, **kwargs: Any) -> Any:
+        return await anyio.to_thread.run_sync(partial(getattr(self._client, name), **kwargs))
+
+    @staticmethod
+    def _key(user_id: int, ulid: str) -> dict[str, Any]:
+        return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": f"POST#{ulid}"}}
+
+    @staticmethod
+    def _item(item: dict[str, Any]) -> Post:
+        media = item.get("media_key", {}).get("S")
+        return _post(
+            int(item["user_id"]["N"]),
+            item["sk"]["S"][5:],
+            item["body"]["S"],
+            media,
+            item["created_at"]["S"],
+            item["updated_at"]["S"],
+        )
+
+    async def create(
+        self,
+        ctx: RequestContext,
+        user_id: int,
+        ulid: str,
+        body: str,
+        media_key: str | None,
+    ) -> Post:
+        ctx.note_route(WRITER)
+        stamp = iso(now_utc())
+        item = {
+            **self._key(user_id, ulid),
+            "user_id": {"N": str(user_id)},
+            "body": {"S": body},
+            "created_at": {"S": stamp},
+            "updated_at": {"S": stamp},
+        }
+        if media_key:
+            item["media_key"] = {"S": media_key}
+        await self._call(
+            "put_item",
+            TableName=self._table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        return _post(user_id, ulid, body, media_key, stamp, stamp)
+
+    async def get(self, ctx: RequestContext, user_id: int, ulid: str, route: str) -> Post | None:
+        ctx.note_route(route)
+        result = await self._call(
+            "get_item",
+            TableName=self._table,
+            Key=self._key(user_id, ulid),
+            ConsistentRead=route == WRITER,
+        )
+        return self._item(result["Item"]) if "Item" in result else None
+
+    async def update(self, ctx: RequestContext, user_id: int, ulid: str, body: str) -> Post | None:
+        ctx.note_route(WRITER)
+        try:
+            result = await self._call(
+                "update_item",
+                TableName=self._table,
+                Key=self._key(user_id, ulid),
+                UpdateExpression="SET body = :b, updated_at = :u",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={
+                    ":b": {"S": body},
+                    ":u": {"S": iso(now_utc())},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return None
+        return self._item(result["Attributes"])
+
+    async def delete(self, ctx: RequestContext, user_id: int, ulid: str) -> bool:
+        ctx.note_route(WRITER)
+        try:
+            await self._call(
+                "delete_item",
+                TableName=self._table,
+                Key=self._key(user_id, ulid),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    async def page(
+        self,
+        ctx: RequestContext,
+        user_id: int,
+        before: str | None,
+        limit: int,
+        route: str,
+    ) -> tuple[list[Post], str | None]:
+        ctx.note_route(route)
+        values: dict[str, Any] = {":pk": {"S": f"USER#{user_id}"}}
+        if before is None:
+            condition = "pk = :pk AND begins_with(sk, :prefix)"
+            values[":prefix"] = {"S": "POST#"}
+        else:
+            condition = "pk = :pk AND sk BETWEEN :low AND :before"
+            values[":low"] = {"S": "POST#"}
+            values[":before"] = {"S": f"POST#{before}"}
+        result = await self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            # BETWEEN includes the cursor item itself; fetch one more to drop it.
+            Limit=limit + (1 if before is None else 2),
+            ConsistentRead=route == WRITER,
+        )
+        items = [self._item(item) for item in result.get("Items", [])]
+        if before is not None:
+            items = [p for p in items if not p["id"].endswith(before)][: limit + 1]
+        posts = items[:limit]
+        next_cursor = posts[-1]["id"].split("-", 1)[1] if len(items) > limit else None
+        return posts, next_cursor
+
+    async def feed(
+        self,
+        ctx: RequestContext,
+        authors: list[int],
+        before: str | None,
+        limit: int,
+        route: str,
+    ) -> tuple[list[Post], str | None]:
+        """One Query per author, merged; the cache keeps this fan-out rare."""
+        pages = await asyncio.gather(*(self.page(ctx, author, before, limit, route) for author in authors))
+        posts, _ = _newest([page for page, _ in pages], limit)
+        more = any(cursor is not None for _, cursor in pages) or sum(len(p) for p, _ in pages) > limit
+        return posts, posts[-1]["id"].split("-", 1)[1] if more and posts else None
+
+
+def valid_cursor(raw: str | None) -> bool:
+    return raw is None or bool(ULID_RE.match(raw))
