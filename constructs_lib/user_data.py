@@ -1,5 +1,5 @@
-"""Boot scripts for the web hosts. Hosts take any `ec2.UserData`, so swapping the
-placeholder for the real service is a change of which function a stack calls."""
+"""Boot scripts for the web hosts. Hosts take any `ec2.UserData`, so what a host runs
+is a change of which function a stack calls."""
 
 from __future__ import annotations
 
@@ -11,14 +11,30 @@ from aws_cdk import aws_ec2 as ec2
 _INSTALL_NGINX = ("set -euo pipefail", "dnf install -y nginx")
 
 
-def placeholder_page(*, title: str) -> ec2.UserData:
-    """nginx serving a static page and a /health endpoint on port 80."""
+SERVICE_HOME = "/opt/scaling-app"
+# Where a host finds its app config parameter's name; login shells source it too.
+APP_ENVIRONMENT_FILE = "/etc/app.env"
+
+
+def install_service(*, bundle_url: str, environment: Mapping[str, str]) -> ec2.UserData:
+    """Install and start the service from its zipped bundle at `bundle_url` (s3://...):
+    write `environment` (where to find the app config parameter) to
+    `APP_ENVIRONMENT_FILE`, unpack the bundle, run its installer (Python venv, systemd
+    unit, nginx on port 80 in front of it), then write the service's environment from that
+    parameter and restart it with that wiring."""
     user_data = ec2.UserData.for_linux()
+    user_data.add_commands("set -euo pipefail")
+    _write_app_environment(user_data, variables=environment)
     user_data.add_commands(
-        *_INSTALL_NGINX,
-        f"echo '<h1>{title}</h1>' > /usr/share/nginx/html/index.html",
-        "echo ok > /usr/share/nginx/html/health",
-        "systemctl enable --now nginx",
+        "dnf install -y unzip",
+        f"aws s3 cp {bundle_url} /tmp/service.zip",
+        f"rm -rf {SERVICE_HOME} && mkdir -p {SERVICE_HOME}",
+        f"unzip -q /tmp/service.zip -d {SERVICE_HOME}",
+        f"bash {SERVICE_HOME}/deploy/install.sh",
+        # write_env.py needs boto3, which the service's own virtualenv has.
+        f"set -a; . {APP_ENVIRONMENT_FILE}; set +a",
+        f"/var/lib/scaling-app/venv/bin/python {SERVICE_HOME}/deploy/write_env.py",
+        "systemctl restart scaling-app",
     )
     return user_data
 
@@ -45,11 +61,7 @@ def add_reverse_proxy(user_data: ec2.UserData, *, upstream: str) -> None:
     )
 
 
-# systemd units read it with EnvironmentFile=; login shells source it through profile.d.
-APP_ENVIRONMENT_FILE = "/etc/app.env"
-
-
-def add_app_environment(user_data: ec2.UserData, *, variables: Mapping[str, str]) -> None:
+def _write_app_environment(user_data: ec2.UserData, *, variables: Mapping[str, str]) -> None:
     """Write `variables` (values without spaces or quotes, such as names and ARNs) to
     `APP_ENVIRONMENT_FILE`, for the service and for an operator's shell."""
     user_data.add_commands(

@@ -31,7 +31,7 @@ class SingleWebServer(Construct):
             self, "SecurityGroup", vpc=vpc, description="Single web server", allow_all_outbound=False
         )
         for peer, port in ingress:
-            self.security_group.add_ingress_rule(peer, port, f"web traffic on {port}")
+            self.security_group.add_ingress_rule(peer, port, f"web traffic on {port.to_string()}")
         self.security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.HTTPS, "AWS APIs (SSM, Secrets Manager, S3) and package repositories"
         )

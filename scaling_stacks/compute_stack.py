@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import aws_cdk as cdk
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudfront as cloudfront
@@ -8,6 +10,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -18,8 +21,9 @@ from constructs_lib.aws_config import SecurityConfigRules
 from constructs_lib.cloudfront_prefix_list import CloudFrontOriginFacingPrefixList
 from constructs_lib.load_balancer import TierLoadBalancer
 from constructs_lib.observability import StageMonitoring
+from constructs_lib.python_function import ASSET_EXCLUDES
 from constructs_lib.tier import ServiceTier, SpotMix, spot_instance_types
-from constructs_lib.user_data import add_app_environment, add_reverse_proxy, placeholder_page
+from constructs_lib.user_data import add_reverse_proxy, install_service
 from constructs_lib.web_server import SingleWebServer
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
@@ -28,6 +32,7 @@ from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import ServiceDependencies
 
+SERVICE_DIR = Path(__file__).resolve().parent.parent / "service"
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 WEB_TIER_PRIORITY_BEHIND_SERVICES = 1000
 # About 80% of MySQL's default max_connections on the stage 2+ default class (m7g.large).
@@ -58,6 +63,8 @@ class ComputeStack(cdk.Stack):
         self._cache = cache
         self._dependencies = ServiceDependencies(config=config, data=data, cache=cache, async_layer=async_layer)
         self.app_config = AppConfigParameter(self, "AppConfig", variables=self._dependencies.environment(self.region))
+        # The service's code for the EC2 hosts; a change to it rolls the hosts (user data changes).
+        self._bundle = s3_assets.Asset(self, "ServiceBundle", path=str(SERVICE_DIR), exclude=ASSET_EXCLUDES)
         self.monitoring = StageMonitoring(
             self,
             "Monitoring",
@@ -78,12 +85,22 @@ class ComputeStack(cdk.Stack):
         if config.has_aws_config:
             SecurityConfigRules(self, "AwsConfig", log_bucket=network.logs)
 
-    def _wire_app_host(self, host: ec2.IConnectable, role: iam.IRole, user_data: ec2.UserData) -> None:
-        """Let a host that runs the service reach its data and read its configuration and secrets."""
+    def _service_user_data(self) -> ec2.UserData:
+        return install_service(
+            bundle_url=self._bundle.s3_object_url,
+            environment={PARAMETER_VARIABLE: self.app_config.parameter_name, "AWS_REGION": self.region},
+        )
+
+    def _wire_app_host(self, host: ec2.IConnectable, role: iam.IRole) -> None:
+        """Let a host that runs the service fetch it, reach its data and read its configuration and secrets."""
         self._dependencies.grant(host, role, label="app")
         self.app_config.grant_read(role)
-        add_app_environment(
-            user_data, variables={PARAMETER_VARIABLE: self.app_config.parameter_name, "AWS_REGION": self.region}
+        # Only the bundle's own object: the asset grant would open the whole bootstrap bucket.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self._bundle.bucket.arn_for_objects(self._bundle.s3_object_key)],
+            )
         )
 
     def _monitor_data(self) -> None:
@@ -110,14 +127,13 @@ class ComputeStack(cdk.Stack):
             ingress = [(cloudfront_only.peer, ec2.Port.tcp(80))]
         else:
             ingress = [(ec2.Peer.any_ipv4(), ec2.Port.tcp(80)), (ec2.Peer.any_ipv4(), ec2.Port.tcp(443))]
-        box_user_data = placeholder_page(title=f"{config.app_name}: stage {config.stage} ({config.stage_name})")
         box = SingleWebServer(
             self,
             "Box",
             vpc=self._network.vpc,
             subnets=self._network.network.public_subnets,
             instance_type=config.box_instance_type,
-            user_data=box_user_data,
+            user_data=self._service_user_data(),
             ingress=ingress,
         )
         if not cloudfront_only:
@@ -127,7 +143,7 @@ class ComputeStack(cdk.Stack):
                 "At stage 0 the single box is the public web server: HTTP/HTTPS (80/443 only) "
                 "must be open to everyone; from stage 1 only CloudFront reaches it.",
             )
-        self._wire_app_host(box, box.role, box_user_data)
+        self._wire_app_host(box, box.role)
         self.monitoring.monitor_instance_status(name="Box", instance_id=box.instance.instance_id)
         self.box = box
         # Published as a parameter so the edge stack reads one finished name: an Fn::Split
@@ -152,16 +168,13 @@ class ComputeStack(cdk.Stack):
         config = self._config
         network = self._network
         notifications = [autoscaling.NotificationConfiguration(topic=network.alarms)]
-        app_user_data = placeholder_page(
-            title=f"{config.app_name}: app tier, stage {config.stage} ({config.stage_name})"
-        )
         app = ServiceTier(
             self,
             "AppTier",
             vpc=network.vpc,
             subnets=network.network.app_subnets,
             instance_type=config.app_instance_type,
-            user_data=app_user_data,
+            user_data=self._service_user_data(),
             min_capacity=config.app_capacity.min,
             max_capacity=config.app_capacity.max,
             desired_capacity=config.app_capacity.desired,
@@ -228,7 +241,7 @@ class ComputeStack(cdk.Stack):
             forward_priority=WEB_TIER_PRIORITY_BEHIND_SERVICES if config.has_microservices else 1,
         )
         self.public_load_balancer = public
-        self._wire_app_host(app, app.role, app_user_data)
+        self._wire_app_host(app, app.role)
         for tier_name, tier, capacity, load_balancer in (
             ("WebTier", web, config.web_capacity, public),
             ("AppTier", app, config.app_capacity, internal),

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -13,13 +11,12 @@ from constructs_lib.microservice import SERVICE_PORT, FargateMicroservice
 from constructs_lib.python_function import ASSET_EXCLUDES
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
-from scaling_stacks.compute_stack import ComputeStack
+from scaling_stacks.compute_stack import SERVICE_DIR, ComputeStack
 from scaling_stacks.config import StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import ServiceDependencies
 
-SERVICE_DIR = Path(__file__).resolve().parent.parent / "service"
 # Public ALB rules, lowest priority first. A rule holds at most five condition values
 # (the origin-verify header is one), and /users/*/posts must win over /users/*.
 ROUTES: tuple[tuple[int, str, list[str]], ...] = (
