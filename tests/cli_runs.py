@@ -11,21 +11,13 @@ from pathlib import Path
 
 from scaling_stacks.assembly import ROOT
 
+# The rest of the bad-input matrix runs in-process (tests/test_config.py): each CLI run
+# costs a node and a Python start-up.
 BAD_INPUTS: dict[str, tuple[str, ...]] = {
     "stage=7": ("-c", "stage=7"),
     "stage=-1": ("-c", "stage=-1"),
     "stage=abc": ("-c", "stage=abc"),
-    "read_replicas=16": ("-c", "stage=3", "-c", "read_replicas=16"),
-    "domain_name=Not_A_Domain": (
-        "-c",
-        "domain_name=Not_A_Domain",
-        "-c",
-        "hosted_zone_id=Z0123456789ABCDEFGHIJ",
-        "-c",
-        "hosted_zone_name=example.com",
-    ),
 }
-GOOD_STAGE = 2
 
 
 @dataclass
@@ -55,6 +47,4 @@ def start(args: tuple[str, ...]) -> CliRun:
 
 
 def start_all() -> dict[str, CliRun]:
-    runs = {name: start(args) for name, args in BAD_INPUTS.items()}
-    runs["good"] = start(("-c", f"stage={GOOD_STAGE}"))
-    return runs
+    return {name: start(args) for name, args in BAD_INPUTS.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,20 @@ class StageCache:
     def __init__(self, root: Path, on_synth: Callable[[SynthesizedStage], None] | None = None) -> None:
         self._root = root
         self._on_synth = on_synth
-        self._stages: dict[int, SynthesizedStage] = {}
+        self._stages: dict[str, SynthesizedStage] = {}
 
     def __getitem__(self, stage: int) -> SynthesizedStage:
-        if stage not in self._stages:
-            self._stages[stage] = synth_stage(stage, self._root / f"stage-{stage}")
-            if self._on_synth:
-                self._on_synth(self._stages[stage])
-        return self._stages[stage]
+        return self.variant(stage, {})
+
+    def variant(self, stage: int, extra_context: Mapping[str, Any]) -> SynthesizedStage:
+        """`stage`, or `stage` synthesized with extra context such as `{"shards": 4}`."""
+        key = f"{stage}:{json.dumps(extra_context, sort_keys=True)}"
+        if key not in self._stages:
+            outdir = self._root / f"stage-{stage}-{len(self._stages)}"
+            self._stages[key] = synth_stage(stage, outdir, dict(extra_context))
+            if self._on_synth and not extra_context:
+                self._on_synth(self._stages[key])
+        return self._stages[key]
 
 
 def resources(stage: SynthesizedStage, resource_type: str) -> dict[str, dict[str, Any]]:

@@ -1,14 +1,11 @@
-"""The real CLI: bad input fails with one clear line and writes nothing; good input
-synthesizes the same templates as the in-process synthesis the other tests inspect."""
+"""The real CLI: bad input fails with one clear line and writes nothing. (A good synth
+through the CLI costs a second jsii start-up; CI runs one after the suite, see .ci/run.)"""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.cli_runs import BAD_INPUTS, GOOD_STAGE, CliRun
-from tests.stage_cache import StageCache
+from tests.cli_runs import BAD_INPUTS, CliRun
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
@@ -20,19 +17,3 @@ def test_bad_input_fails_with_one_clear_line_and_no_templates(cli: dict[str, Cli
     assert len(errors) == 1, stderr
     assert f"'{key}'" in errors[0] and value in errors[0] and "expected" in errors[0]
     assert not list(cli[name].outdir.glob("*.template.json"))
-
-
-def test_cli_synth_matches_in_process_synth(cli: dict[str, CliRun], stages: StageCache) -> None:
-    code, _, stderr = cli["good"].wait()
-    assert code == 0, stderr
-    expected = stages[GOOD_STAGE].templates
-    for stack, template in expected.items():
-        written = json.loads((cli["good"].outdir / f"{stack}.template.json").read_text())
-        assert _shape(written) == _shape(template), stack
-
-
-def _shape(template: dict) -> dict:
-    return {
-        logical_id: (resource["Type"], resource.get("Properties"))
-        for logical_id, resource in template["Resources"].items()
-    }

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from constructs_lib.mysql_shards import grown_shard_map
-from scaling_stacks.assembly import synth_stage
 from scaling_stacks.config import ConfigError, build_config
 from service.shardmap import moves
 from tests.stage_cache import StageCache, all_resources, props, resources
@@ -92,9 +91,9 @@ def test_lambda_assets_leave_caches_out(stages: StageCache) -> None:
     assert assets and not [p for asset in assets for p in asset.rglob("__pycache__")]
 
 
-def test_more_shards_only_add_instances(stages: StageCache, tmp_path: Any) -> None:
+def test_more_shards_only_add_instances(stages: StageCache) -> None:
     before = {(stack, logical_id): r["Type"] for stack, logical_id, r in all_resources(stages[5])}
-    grown = synth_stage(5, tmp_path, {"shards": 4})
+    grown = stages.variant(5, {"shards": 4})
     after = {(stack, logical_id): r["Type"] for stack, logical_id, r in all_resources(grown)}
     assert before.items() <= after.items(), "every existing resource keeps its logical id and type"
     added = [key for key in after.keys() - before.keys() if after[key] == "AWS::RDS::DBInstance"]

@@ -147,13 +147,10 @@ def test_stage_2_public_alb_only_answers_cloudfront(stages: StageCache) -> None:
                 assert rule.get("CidrIp") != "0.0.0.0/0", "nothing but CloudFront reaches stage 2"
 
 
-def test_https_listener_with_a_certificate(tmp_path, stages: StageCache) -> None:
-    from scaling_stacks.assembly import synth_stage
-
+def test_https_listener_with_a_certificate(stages: StageCache) -> None:
     cert = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
-    stage = synth_stage(
+    stage = stages.variant(
         2,
-        tmp_path,
         {
             "domain_name": "www.example.com",
             "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
