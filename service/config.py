@@ -27,6 +27,8 @@ class DbEndpoint:
     user: str
     database: str
     password: str = field(repr=False, default="")
+    # A CA bundle to verify the server with over TLS (RDS requires TLS); None: plain TCP.
+    tls_ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,14 @@ class Settings:
             raise ConfigError(f"SERVICE_ROLE must be one of {', '.join(ROLES)}")
 
         database = env.get("DB_NAME", "app")
+        ca_file = env.get("DB_TLS_CA_FILE") or None
         writer = readers = None
         if env.get("DB_WRITER_HOST"):
             user, password = _db_credentials(env, read_secret)
             port = _int(env, "DB_PORT", 3306)
-            writer = DbEndpoint(env["DB_WRITER_HOST"], port, user, database, password)
+            writer = DbEndpoint(env["DB_WRITER_HOST"], port, user, database, password, ca_file)
             readers = tuple(
-                _reader(item.strip(), port, user, database, password)
+                _reader(item.strip(), port, user, database, password, ca_file)
                 for item in env.get("DB_READER_HOST", "").split(",")
                 if item.strip()
             )
@@ -180,12 +183,12 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false")
 
 
-def _reader(item: str, port: int, user: str, database: str, password: str) -> DbEndpoint:
+def _reader(item: str, port: int, user: str, database: str, password: str, ca_file: str | None) -> DbEndpoint:
     """A reader is ``host`` or ``host:port``; the port defaults to DB_PORT."""
     host, _, explicit = item.partition(":")
     if explicit and not explicit.isdigit():
         raise ConfigError("DB_READER_HOST entries must be host or host:port")
-    return DbEndpoint(host, int(explicit) if explicit else port, user, database, password)
+    return DbEndpoint(host, int(explicit) if explicit else port, user, database, password, ca_file)
 
 
 def _secret_field(raw: str, key: str) -> str:
@@ -227,6 +230,7 @@ def _shard(
         user,
         entry.get("database", database),
         password,
+        writer.tls_ca_file,
     )
     return Shard(entry["id"], endpoint)
 

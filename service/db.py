@@ -4,6 +4,7 @@ shard. Every statement is parameterised; callers pass SQL text and arguments."""
 from __future__ import annotations
 
 import itertools
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,6 +61,7 @@ async def create_pool(endpoint: DbEndpoint, size: int, database: bool = True) ->
         charset="utf8mb4",
         pool_recycle=600,
         connect_timeout=5,
+        ssl=ssl.create_default_context(cafile=endpoint.tls_ca_file) if endpoint.tls_ca_file else None,
     )
 
 

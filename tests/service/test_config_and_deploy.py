@@ -11,6 +11,7 @@ import pytest
 
 from service import shardmap
 from service.config import ConfigError, Settings
+from service.shardmap import build_shard_map
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "service" / "deploy"))
 import write_env
@@ -53,6 +54,22 @@ def test_capabilities_follow_the_variables_present_and_secrets_come_from_arns() 
         SECRETS.__getitem__,
     )
     assert json_secret.cache is not None and json_secret.cache.password == "cache-pass"
+
+
+def test_a_tls_ca_bundle_applies_to_every_database_endpoint() -> None:
+    env = {
+        "DB_WRITER_HOST": "db",
+        "DB_USER": "u",
+        "DB_READER_HOST": "r1,r2:3310",
+        "DB_TLS_CA_FILE": "/etc/ssl/rds-global-bundle.pem",
+        "SHARD_MAP": json.dumps(build_shard_map([{"id": "shard-0", "host": "s0", "port": 3307}])),
+    }
+    settings = Settings.from_env(env, SECRETS.__getitem__)
+    endpoints = [settings.writer, *settings.readers, *(shard.endpoint for shard in settings.shards)]
+    assert len(endpoints) == 4
+    assert {endpoint.tls_ca_file for endpoint in endpoints} == {"/etc/ssl/rds-global-bundle.pem"}
+    plain = Settings.from_env({"DB_WRITER_HOST": "db", "DB_USER": "u"}, SECRETS.__getitem__)
+    assert plain.writer is not None and plain.writer.tls_ca_file is None
 
 
 @pytest.mark.parametrize(
