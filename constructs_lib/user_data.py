@@ -16,17 +16,19 @@ SERVICE_HOME = "/opt/scaling-app"
 APP_ENVIRONMENT_FILE = "/etc/app.env"
 
 
-def install_service(*, bundle_url: str, environment: Mapping[str, str]) -> ec2.UserData:
+def install_service(*, bundle_url: str, environment: Mapping[str, str], rds_ca_file: str) -> ec2.UserData:
     """Install and start the service from its zipped bundle at `bundle_url` (s3://...):
     write `environment` (where to find the app config parameter) to
     `APP_ENVIRONMENT_FILE`, unpack the bundle, run its installer (Python venv, systemd
     unit, nginx on port 80 in front of it), then write the service's environment from that
-    parameter and restart it with that wiring."""
+    parameter and restart it with that wiring. The RDS CA bundle goes to `rds_ca_file`,
+    since RDS only accepts TLS."""
     user_data = ec2.UserData.for_linux()
     user_data.add_commands("set -euo pipefail")
     _write_app_environment(user_data, variables=environment)
     user_data.add_commands(
         "dnf install -y unzip",
+        f"curl -fsSL -o {rds_ca_file} https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem",
         f"aws s3 cp {bundle_url} /tmp/service.zip",
         f"rm -rf {SERVICE_HOME} && mkdir -p {SERVICE_HOME}",
         f"unzip -q /tmp/service.zip -d {SERVICE_HOME}",

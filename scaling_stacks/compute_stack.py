@@ -30,7 +30,7 @@ from scaling_stacks.cache_stack import CacheStack
 from scaling_stacks.config import StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
-from scaling_stacks.service_wiring import ServiceDependencies
+from scaling_stacks.service_wiring import RDS_CA_FILE, ServiceDependencies
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "service"
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
@@ -89,6 +89,7 @@ class ComputeStack(cdk.Stack):
         return install_service(
             bundle_url=self._bundle.s3_object_url,
             environment={PARAMETER_VARIABLE: self.app_config.parameter_name, "AWS_REGION": self.region},
+            rds_ca_file=RDS_CA_FILE,
         )
 
     def _wire_app_host(self, host: ec2.IConnectable, role: iam.IRole) -> None:

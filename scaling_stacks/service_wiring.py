@@ -18,6 +18,9 @@ from scaling_stacks.config import StageConfig
 from scaling_stacks.data_stack import DataStack
 
 MEDIA_PREFIX = "media/"
+# RDS requires TLS (require_secure_transport); hosts and the container image keep the RDS
+# CA bundle here (constructs_lib/user_data.py, service/Dockerfile).
+RDS_CA_FILE = "/etc/ssl/rds-global-bundle.pem"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +43,7 @@ class ServiceDependencies:
             "DB_PORT": str(primary.port),
             "DB_NAME": primary.database_name,
             "DB_SECRET_ARN": primary.secret.secret_arn,
+            "DB_TLS_CA_FILE": RDS_CA_FILE,
         }
         if data.replicas is not None:
             variables["DB_READER_HOST"] = cdk.Fn.join(",", data.replicas.hosts)

@@ -167,3 +167,19 @@ def test_https_listener_with_a_certificate(stages: StageCache) -> None:
     assert distribution["Aliases"] == ["www.example.com"]
     records = resources(stage, "AWS::Route53::RecordSet")
     assert {props(r)["Name"] for r in records.values()} >= {"www.example.com.", "origin.www.example.com."}
+
+
+@pytest.mark.parametrize("stage_number", [0, 2])
+def test_hosts_install_the_service_and_connect_to_mysql_over_tls(stages: StageCache, stage_number: int) -> None:
+    compute = stages[stage_number].templates["scaling-compute"]["Resources"]
+    user_data = [
+        json.dumps(r["Properties"].get("UserData") or r["Properties"]["LaunchTemplateData"].get("UserData"))
+        for r in compute.values()
+        if r["Type"] in ("AWS::EC2::Instance", "AWS::EC2::LaunchTemplate")
+    ]
+    service_hosts = [text for text in user_data if "deploy/install.sh" in text]
+    assert len(service_hosts) == 1, "the box, or the app tier, runs the service"
+    assert "rds-global-bundle.pem" in service_hosts[0]
+    parameters = [r["Properties"]["Value"] for r in compute.values() if r["Type"] == "AWS::SSM::Parameter"]
+    app_config = next(json.dumps(value) for value in parameters if "DB_WRITER_HOST" in json.dumps(value))
+    assert "DB_TLS_CA_FILE" in app_config and "DB_SECRET_ARN" in app_config
