@@ -4,6 +4,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
@@ -88,7 +89,10 @@ class HardenedMysql(Construct):
         assert self.secret is not None
         # The credentials outlive the instance: a final snapshot restored without them
         # needs a password reset before anything can connect.
-        self.secret.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        # `instance.secret` is the attachment; the generated secret itself is the child.
+        generated = self.instance.node.find_child("Secret")
+        assert isinstance(generated, secretsmanager.Secret)
+        generated.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.instance.add_rotation_single_user(
             automatically_after=cdk.Duration.days(rotation_days),
             vpc_subnets=subnets,

@@ -3,8 +3,11 @@ to stage 6, so raising the stage never replaces or deletes their data."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 
+from scaling_stacks.assembly import SynthesizedStage
 from tests.stage_cache import ALL_STAGES, StageCache, all_resources
 
 STATEFUL_TYPES = frozenset(
@@ -63,3 +66,33 @@ def test_the_primary_database_keeps_its_logical_id_at_every_stage(stages: StageC
         for stage in ALL_STAGES
     }
     assert len({tuple(found) for found in ids.values()}) == 1 and len(ids[0]) == 1, ids
+
+
+KEEPS_DATA = frozenset({"Retain", "Snapshot", "RetainExceptOnCreate"})
+
+
+def loses_data_on_removal(stage: SynthesizedStage) -> list[str]:
+    """Stateful resources whose data a delete would destroy; a read replica holds a copy."""
+    return [
+        f"{stack}/{logical_id}"
+        for stack, logical_id, resource in all_resources(stage)
+        if resource["Type"] in STATEFUL_TYPES
+        and resource.get("DeletionPolicy") not in KEEPS_DATA
+        and "SourceDBInstanceIdentifier" not in resource.get("Properties", {})
+    ]
+
+
+def test_every_stateful_resource_keeps_its_data_when_removed(stages: StageCache) -> None:
+    for stage in ALL_STAGES:
+        assert not loses_data_on_removal(stages[stage]), f"stage {stage}"
+
+
+def test_the_removal_check_catches_a_deletable_secret(stages: StageCache) -> None:
+    stage = stages[0]
+    templates = copy.deepcopy(dict(stage.templates))
+    secret = next(
+        r for r in templates["scaling-data"]["Resources"].values() if r["Type"] == "AWS::SecretsManager::Secret"
+    )
+    secret["DeletionPolicy"] = "Delete"
+    broken = dataclasses.replace(stage, templates=templates)
+    assert len(loses_data_on_removal(broken)) == 1
