@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+
+# What every bucket here shares: S3-managed encryption (the only kind ALB log delivery
+# accepts), TLS only, no public access, versions kept, and the bucket kept on removal.
+_PRIVATE: dict[str, Any] = {
+    "encryption": s3.BucketEncryption.S3_MANAGED,
+    "enforce_ssl": True,
+    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+    "versioned": True,
+    "removal_policy": cdk.RemovalPolicy.RETAIN,
+}
 
 
 class LogArchiveBucket(Construct):
@@ -19,12 +31,8 @@ class LogArchiveBucket(Construct):
         self.bucket = s3.Bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            **_PRIVATE,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            versioned=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="age-out-logs",
@@ -65,14 +73,10 @@ class SecureBucket(Construct):
         self.bucket = s3.Bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            **_PRIVATE,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
             server_access_logs_bucket=log_bucket,
             server_access_logs_prefix=log_prefix,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
             intelligent_tiering_configurations=(
                 [
                     s3.IntelligentTieringConfiguration(
