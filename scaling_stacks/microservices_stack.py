@@ -91,7 +91,11 @@ class MicroservicesStack(cdk.Stack):
         )
         posts.connections.allow_to(users.service, ec2.Port.tcp(SERVICE_PORT), "posts service to users service")
         for service in (users, posts):
-            dependencies.grant(service.service, service.task_definition.task_role, label=f"{service.name} service")
+            dependencies.grant_user_data(
+                service.service, service.task_definition.task_role, label=f"{service.name} service"
+            )
+        # Only the posts service writes posts, uploads media and emits post events.
+        dependencies.grant_post_data(posts.task_definition.task_role)
         public = compute.public_load_balancer
         by_name = {"users": users, "posts": posts}
         for priority, name, paths in ROUTES:

@@ -70,10 +70,14 @@ class ServiceDependencies:
         return variables
 
     def grant(self, host: ec2.IConnectable, role: iam.IRole, *, label: str) -> None:
-        """Open the network paths and grant the reads and writes `environment()` implies.
+        """Open the network paths and grant the reads and writes `environment()` implies:
+        the monolith's hosts need all of it. Called from the host's stack, so every ingress
+        rule lands there and no data-layer stack ever depends on a compute stack."""
+        self.grant_user_data(host, role, label=label)
+        self.grant_post_data(role)
 
-        Called from the host's stack, so every ingress rule lands there and no data-layer
-        stack ever depends on a compute stack."""
+    def grant_user_data(self, host: ec2.IConnectable, role: iam.IRole, *, label: str) -> None:
+        """The relational side: the user directory, its replicas, the cache and the shards."""
         data = self.data
         host.connections.allow_to_default_port(data.primary, f"{label} to the primary database")
         data.primary.secret.grant_read(role)
@@ -87,6 +91,10 @@ class ServiceDependencies:
             for shard in data.shards.shards:
                 host.connections.allow_to_default_port(shard, f"{label} to {shard.node.id}")
                 shard.secret.grant_read(role)
+
+    def grant_post_data(self, role: iam.IRole) -> None:
+        """The stage-5 side: the posts table, media uploads and the events posts produce."""
+        data = self.data
         if data.table is not None:
             data.table.table.grant_read_write_data(role)
         if data.media is not None:
@@ -105,15 +113,13 @@ class ServiceDependencies:
         # cross-stack reference, so the grant's resource (and the finding acknowledged
         # below) names a logical id of this stack.
         stack = cdk.Stack.of(role)
-        bucket = stack.node.try_find_child("MediaBucketName")
-        if not isinstance(bucket, cdk.CfnParameter):
-            bucket = cdk.CfnParameter(
-                stack,
-                "MediaBucketName",
-                type="AWS::SSM::Parameter::Value<String>",
-                default=data.media_bucket_parameter_name,
-                description="SSM parameter holding the media bucket's name (written by the data stack)",
-            )
+        bucket = cdk.CfnParameter(
+            stack,
+            "MediaBucketName",
+            type="AWS::SSM::Parameter::Value<String>",
+            default=data.media_bucket_parameter_name,
+            description="SSM parameter holding the media bucket's name (written by the data stack)",
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
