@@ -6,11 +6,10 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
-from constructs_lib.python_function import FailureAlarms, PowertoolsFunction
+from constructs_lib.python_function import FailureAlarms, PowertoolsFunction, failure_queue
 
 
 class ActivityStream(Construct):
@@ -47,14 +46,7 @@ class ActivityStream(Construct):
             retention_period=cdk.Duration.hours(retention_hours),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.failures = sqs.Queue(
-            self,
-            "Failures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.failures = failure_queue(self, "Failures")
         acknowledge(
             self.failures,
             "AwsSolutions-SQS3",

@@ -86,6 +86,19 @@ class PowertoolsFunction(Construct):
         )
 
 
+def failure_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """Where messages a function could not process wait for a person: encrypted (SSE-SQS),
+    TLS-only, kept 14 days (the most SQS allows) and retained on removal."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+
+
 class FailureAlarms(Construct):
     """Two alarms to `topic`: any message waiting in `failed` (the dead-letter queue or
     on-failure destination that holds what `function` could not process), and any error

@@ -6,7 +6,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from constructs_lib.python_function import FailureAlarms, PowertoolsFunction
+from constructs_lib.python_function import FailureAlarms, PowertoolsFunction, failure_queue
 
 
 class QueueWorker(Construct):
@@ -32,14 +32,7 @@ class QueueWorker(Construct):
         timeout_seconds: int = 30,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.dead_letter_queue = failure_queue(self, "DeadLetterQueue")
         self.queue = sqs.Queue(
             self,
             "Queue",
