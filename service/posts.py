@@ -200,6 +200,20 @@ class SqlPosts:
         return _newest(list(pages), limit)
 
 
+def create_posts_table(client: Any, table: str) -> None:
+    """Create a table with the keys `DynamoPosts` expects, for local runs and tests (in AWS
+    the data stack creates it with the same key schema)."""
+    client.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+    )
+
+
 class DynamoPosts:
     """Table keys: ``pk`` = ``USER#<author id>`` (string), ``sk`` = ``POST#<ULID>``
     (string), so one Query in descending ``sk`` order is a user's timeline. A read

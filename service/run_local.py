@@ -22,6 +22,7 @@ import uvicorn
 from service import shardmap
 from service.app import create_app
 from service.config import Settings
+from service.posts import create_posts_table
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -55,15 +56,7 @@ def start_moto() -> str:
 def aws_resources(db_name: str) -> dict[str, str]:
     """What the stage-5 stacks create, made in moto; returns the env that points at it."""
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="posts",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-    )
+    create_posts_table(dynamodb, "posts")
     boto3.client("s3", region_name=REGION).create_bucket(Bucket="media")
     queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="work")["QueueUrl"]
     secret_arn = boto3.client("secretsmanager", region_name=REGION).create_secret(

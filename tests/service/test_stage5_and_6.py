@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from service import shardmap
+from service.posts import create_posts_table
 from tests.service.conftest import MYSQL_PORT, Service, base_env, cache_env
 
 REGION = "us-east-1"
@@ -21,15 +22,7 @@ REGION = "us-east-1"
 def aws() -> Iterator[dict[str, Any]]:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName="posts",
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-        )
+        create_posts_table(dynamodb, "posts")
         boto3.client("s3", region_name=REGION).create_bucket(Bucket="media")
         sqs = boto3.client("sqs", region_name=REGION)
         queue_url = sqs.create_queue(QueueName="work")["QueueUrl"]
