@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
 
 _CLI_RUNS: dict[str, cli_runs.CliRun] = {}
-_BACKGROUND: dict[str, object] = {}
 # Verdicts of work done in other processes: asked for last, when that work is done.
 _LAST = ("tests/test_cfn_lint.py", "tests/test_cli.py")
 
@@ -32,29 +30,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _CLI_RUNS.update(cli_runs.start_all())
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    linter = _BACKGROUND.pop("linter", None)
-    if isinstance(linter, BackgroundLinter):
-        linter.close()
-    root = _BACKGROUND.pop("root", None)
-    if root is not None:
-        shutil.rmtree(str(root), ignore_errors=True)
-
-
-def _linter() -> BackgroundLinter:
-    if "linter" not in _BACKGROUND:
-        _BACKGROUND["linter"] = BackgroundLinter()
-    return _BACKGROUND["linter"]  # type: ignore[return-value]
-
-
-def _stage_cache() -> StageCache:
-    if "stages" not in _BACKGROUND:
-        root = Path(tempfile.mkdtemp(prefix="stages-"))
-        _BACKGROUND["root"] = root
-        _BACKGROUND["stages"] = StageCache(root, on_synth=_linter().submit)
-    return _BACKGROUND["stages"]  # type: ignore[return-value]
-
-
 @pytest.fixture(scope="session")
 def cli() -> dict[str, cli_runs.CliRun]:
     if not _CLI_RUNS:
@@ -63,10 +38,12 @@ def cli() -> dict[str, cli_runs.CliRun]:
 
 
 @pytest.fixture(scope="session")
-def linter() -> BackgroundLinter:
-    return _linter()
+def linter() -> Iterator[BackgroundLinter]:
+    background = BackgroundLinter()
+    yield background
+    background.close()
 
 
 @pytest.fixture(scope="session")
-def stages() -> StageCache:
-    return _stage_cache()
+def stages(tmp_path_factory: pytest.TempPathFactory, linter: BackgroundLinter) -> StageCache:
+    return StageCache(Path(tmp_path_factory.mktemp("assemblies")), on_synth=linter.submit)
