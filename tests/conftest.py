@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests import cli_runs
-from tests.background_lint import BackgroundLinter
-from tests.stage_cache import StageCache
+from scaling_stacks.node_runtime import use_project_node
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# Before anything imports aws_cdk: jsii starts the first `node` on PATH.
+use_project_node()
 os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
+
+from tests import cli_runs  # noqa: E402
+from tests.background_lint import BackgroundLinter  # noqa: E402
+from tests.stage_cache import StageCache  # noqa: E402
 
 _CLI_RUNS: dict[str, cli_runs.CliRun] = {}
 # Verdicts of work done in other processes: asked for last, when that work is done.

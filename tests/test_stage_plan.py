@@ -53,7 +53,7 @@ def test_every_transition_plans_and_upgrades_keep_data(
     left = [name for name in reversed(stages[before].deploy_order) if name not in stages[after].templates]
     assert [stack.name for stack in plan.leaving] == left
     if left:
-        assert plan.destroy_command == f"npx cdk destroy -c stage={before} --exclusively {' '.join(left)}"
+        assert plan.destroy_command == f'make cdk ARGS="destroy -c stage={before} --exclusively {" ".join(left)}"'
     if before < after:
         blocking = "\n".join(f"{finding.kind}: {finding.message}" for finding in plan.blocking)
         assert not blocking, f"upgrading stage {before} to {after} is not safe:\n{blocking}"

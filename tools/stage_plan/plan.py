@@ -62,7 +62,7 @@ def build_plan(
         _leaving(name, before.templates[name]) for name in reversed(before.deploy_order) if name not in after.templates
     )
     names = " ".join(stack.name for stack in leaving)
-    destroy = f"npx cdk destroy {destroy_context} --exclusively {names}" if leaving else None
+    destroy = f'make cdk ARGS="destroy {destroy_context} --exclusively {names}"' if leaving else None
     return Plan(
         before=before_label,
         after=after_label,
