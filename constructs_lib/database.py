@@ -9,7 +9,18 @@ from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
 
-ENGINE_VERSION = rds.MysqlEngineVersion.VER_8_0_46
+# MySQL 8.4 LTS, pinned to its major version only: RDS applies minor versions itself
+# (auto_minor_version_upgrade), and a template naming "8.4" does not drift from the running
+# instance when it does. 8.0 (out of standard support since 2026-07-31) stays selectable so
+# a running 8.0 system can plan its in-place major version upgrade (see README).
+ENGINE_VERSIONS = {
+    "8.4": rds.MysqlEngineVersion.of("8.4", "8.4"),
+    "8.0": rds.MysqlEngineVersion.VER_8_0_46,
+}
+DEFAULT_MYSQL_VERSION = "8.4"
+# The slow-query log, written to a file that RDS exports to CloudWatch Logs: statements
+# slower than a second are the first thing to look at when a stage runs out of room.
+SLOW_QUERY_LOG = {"slow_query_log": "1", "long_query_time": "1", "log_output": "FILE"}
 # A non-default port keeps scanners for 3306 off the database (AwsSolutions-RDS11); it is
 # fixed from the first stage because changing it later restarts the database.
 DEFAULT_PORT = 3307
@@ -18,9 +29,11 @@ MAX_READ_REPLICAS = 15
 
 @jsii.implements(ec2.IConnectable)
 class HardenedMysql(Construct):
-    """An RDS for MySQL 8.0 instance in isolated subnets: encrypted storage, TLS required,
-    credentials generated into Secrets Manager and rotated, deletion protection, 14 days
-    of backups, snapshot on removal, IAM auth, logs and enhanced monitoring exported.
+    """An RDS for MySQL instance (`mysql_version`, default 8.4 LTS) in isolated subnets:
+    encrypted storage, TLS required, credentials generated into Secrets Manager and rotated,
+    deletion protection, 14 days of backups, snapshot on removal, IAM auth, the slow-query
+    log switched on, logs and enhanced monitoring exported. Major version upgrades are
+    allowed, so a new `mysql_version` upgrades the instance in place.
     Reads `connections` to open the port to a peer; nothing else can reach it.
     """
 
@@ -40,18 +53,23 @@ class HardenedMysql(Construct):
         backup_retention_days: int = 14,
         rotation_days: int = 30,
         secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
+        mysql_version: str = DEFAULT_MYSQL_VERSION,
     ) -> None:
         super().__init__(scope, construct_id)
+        engine = rds.DatabaseInstanceEngine.mysql(version=ENGINE_VERSIONS[mysql_version])
+        # A new engine family replaces this parameter group (same logical id, new group);
+        # the instance moves to it in place during its major version upgrade.
         self.parameters = parameters = rds.ParameterGroup(
             self,
             "Parameters",
-            engine=rds.DatabaseInstanceEngine.mysql(version=ENGINE_VERSION),
-            parameters={"require_secure_transport": "ON", "binlog_format": "ROW"},
+            engine=engine,
+            parameters={"require_secure_transport": "ON", "binlog_format": "ROW", **SLOW_QUERY_LOG},
         )
+        self.max_allocated_storage_gib = allocated_storage_gib * 5
         self.instance = rds.DatabaseInstance(
             self,
             "Instance",
-            engine=rds.DatabaseInstanceEngine.mysql(version=ENGINE_VERSION),
+            engine=engine,
             instance_type=ec2.InstanceType(instance_type),
             vpc=vpc,
             vpc_subnets=subnets,
@@ -63,7 +81,7 @@ class HardenedMysql(Construct):
             storage_encrypted=True,
             storage_type=rds.StorageType.GP3,
             allocated_storage=allocated_storage_gib,
-            max_allocated_storage=allocated_storage_gib * 5,
+            max_allocated_storage=self.max_allocated_storage_gib,
             iam_authentication=True,
             deletion_protection=True,
             removal_policy=cdk.RemovalPolicy.SNAPSHOT,
@@ -71,11 +89,24 @@ class HardenedMysql(Construct):
             backup_retention=cdk.Duration.days(backup_retention_days),
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=True,
             cloudwatch_logs_exports=["error", "general", "slowquery"],
             monitoring_interval=cdk.Duration.seconds(60),
             publicly_accessible=False,
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
         )
+        if mysql_version == ENGINE_VERSIONS[mysql_version].mysql_full_version:
+            acknowledge(
+                self.instance,
+                "CloudFormation-Validate::E9006",
+                f"EngineVersion {mysql_version!r} names a major version on purpose: RDS picks that major's "
+                "current minor version and upgrades minors itself (AutoMinorVersionUpgrade); the "
+                "schema lists only full versions.",
+            )
+            # cfn-lint reads the same enumeration (E3691); this resource alone is exempt from it.
+            cfn_instance = self.instance.node.default_child
+            assert isinstance(cfn_instance, rds.CfnDBInstance)
+            cfn_instance.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3691"]}})
         monitoring_role = self.instance.node.find_child("MonitoringRole")
         acknowledge(
             monitoring_role,
@@ -113,7 +144,8 @@ class ReadReplicas(Construct):
     """`count` MySQL read replicas of `source`, children `Replica1`..`ReplicaN` (so adding
     one never renames the others), spread round-robin over `availability_zones`, with the
     source's engine, class, port, parameters (TLS required), IAM auth, encryption (inherited
-    from the source), log exports and enhanced monitoring, behind one shared security group. A replica holds only
+    from the source), storage autoscaling up to the source's maximum, log exports and enhanced
+    monitoring, behind one shared security group. A replica holds only
     a copy of the source's data, so it is deleted (not snapshotted) when a lower stage or a
     smaller count removes it; the source keeps every backup.
     """
@@ -150,6 +182,8 @@ class ReadReplicas(Construct):
                 port=source.port,
                 parameter_group=source.parameters,
                 storage_type=rds.StorageType.GP3,
+                # A replica holds everything the source does, so it must grow as far.
+                max_allocated_storage=source.max_allocated_storage_gib,
                 iam_authentication=True,
                 publicly_accessible=False,
                 auto_minor_version_upgrade=True,

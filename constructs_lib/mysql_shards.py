@@ -7,7 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from constructs_lib.database import DEFAULT_PORT, HardenedMysql
+from constructs_lib.database import DEFAULT_MYSQL_VERSION, DEFAULT_PORT, HardenedMysql
 from service.shardmap import DEFAULT_LOGICAL_BUCKETS, build_shard_map, rebalance
 
 
@@ -45,6 +45,7 @@ class MysqlShards(Construct):
         parameter_name: str,
         secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
         logical_buckets: int = DEFAULT_LOGICAL_BUCKETS,
+        mysql_version: str = DEFAULT_MYSQL_VERSION,
     ) -> None:
         super().__init__(scope, construct_id)
         if count < 1:
@@ -62,6 +63,7 @@ class MysqlShards(Construct):
                 allocated_storage_gib=allocated_storage_gib,
                 port=DEFAULT_PORT,
                 secrets_manager_endpoint=secrets_manager_endpoint,
+                mysql_version=mysql_version,
             )
             for index in range(count)
         ]

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 MIN_STAGE = 0
 MAX_STAGE = 6
+# The MySQL major versions the databases can run (constructs_lib/database.py maps them to engines).
+MYSQL_VERSIONS = ("8.4", "8.0")
 
 STAGE_NAMES: Mapping[int, str] = {
     0: "single box",
@@ -94,14 +96,20 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ),
     ContextKey(
         name="app_instance_type",
-        default="m7g.large",
+        default="m8g.large",
         meaning="App tier instance type, stage 2+ (first of the Spot types at stage 4+).",
     ),
     ContextKey(
         name="db_instance_type",
         default=None,
         meaning="RDS class without the db. prefix; default t4g.micro at stages 0-1, "
-        "m7g.large (dedicated) from stage 2.",
+        "m8g.large (dedicated, Graviton4) from stage 2.",
+    ),
+    ContextKey(
+        name="mysql_version",
+        default="8.4",
+        meaning="MySQL major version of every database: 8.4 (LTS). 8.0 only keeps a running 8.0 system "
+        "on it until its in-place upgrade (see README).",
     ),
     ContextKey(
         name="db_allocated_storage_gib", default=20, meaning="Initial RDS storage in GiB (autoscaling up to 5x)."
@@ -181,8 +189,9 @@ class StageConfig:
     alarm_email: str | None = None
     box_instance_type: str = "t4g.small"
     web_instance_type: str = "t4g.small"
-    app_instance_type: str = "m7g.large"
+    app_instance_type: str = "m8g.large"
     db_instance_type_override: str | None = None
+    mysql_version: str = "8.4"
     db_allocated_storage_gib: int = 20
     nat_gateways: int = 1
     web_capacity_requested: Capacity = field(default_factory=lambda: Capacity(min=2, max=2, desired=2))
@@ -228,7 +237,9 @@ class StageConfig:
     def db_instance_type(self) -> str:
         if self.db_instance_type_override:
             return self.db_instance_type_override
-        return "m7g.large" if self.stage >= 2 else "t4g.micro"
+        # Graviton4 (8g) is the newest generation RDS and EC2 offer in the default region;
+        # t4g stays the burstable class, which has no newer Graviton generation.
+        return "m8g.large" if self.stage >= 2 else "t4g.micro"
 
     @property
     def has_dns(self) -> bool:
@@ -410,6 +421,7 @@ def build_config(
         db_instance_type_override=_match(
             "db_instance_type", get("db_instance_type"), _INSTANCE_TYPE, "an RDS class without 'db.', such as m7g.large"
         ),
+        mysql_version=_choice("mysql_version", get("mysql_version"), MYSQL_VERSIONS),
         db_allocated_storage_gib=_int("db_allocated_storage_gib", get("db_allocated_storage_gib"), 20, 16384),
         nat_gateways=_int("nat_gateways", get("nat_gateways"), 1, 2),
         web_capacity_requested=_capacity("web_capacity", get("web_capacity")),

@@ -37,6 +37,7 @@ class DataStack(cdk.Stack):
             ),
             allocated_storage_gib=config.db_allocated_storage_gib,
             secrets_manager_endpoint=network.secrets_manager_endpoint,
+            mysql_version=config.mysql_version,
         )
         self.replicas: ReadReplicas | None = None
         if config.read_replicas:
@@ -65,6 +66,7 @@ class DataStack(cdk.Stack):
                 allocated_storage_gib=config.db_allocated_storage_gib,
                 parameter_name=f"/{config.app_name}/shard-map",
                 secrets_manager_endpoint=network.secrets_manager_endpoint,
+                mysql_version=config.mysql_version,
             )
         if config.has_async:
             self.table = AppTable(

@@ -86,6 +86,7 @@ def test_string_false_from_the_command_line_is_false() -> None:
         ({"scheduled_peak": "18:00-08:00"}, "scheduled_peak", "'18:00-08:00'"),
         ({"region": "mars-1"}, "region", "'mars-1'"),
         ({"alarm_email": "nobody"}, "alarm_email", "'nobody'"),
+        ({"mysql_version": "5.7"}, "mysql_version", "'5.7'"),
     ],
 )
 def test_bad_input_names_key_value_and_what_is_allowed(context: dict[str, Any], key: str, value: str) -> None:

@@ -24,7 +24,7 @@ def test_stage_0_is_one_box_and_one_database(stages: StageCache) -> None:
     assert "KeyName" not in box
     assert only(resources(stage, "AWS::EC2::EIP"))
     database = props(only(resources(stage, "AWS::RDS::DBInstance")))
-    assert database["Engine"] == "mysql" and database["EngineVersion"].startswith("8.0.")
+    assert database["Engine"] == "mysql" and database["EngineVersion"] == "8.4"
     assert database["MultiAZ"] is False
     assert database["PubliclyAccessible"] is False
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from scaling_stacks.config import STAGE_NAMES
 from tools.stage_plan.cross_stack import OutputChange, hazards, output_changes
+from tools.stage_plan.engine_upgrade import engine_changes
 from tools.stage_plan.model import Direction, Finding, LeavingStack, Plan, ResourceChange, StackPlan, Templates
 from tools.stage_plan.resource_diff import construct_path, diff_stack
 from tools.stage_plan.stateful import deletion_fate, describe_fate, holds_copy, is_stateful, kind, replacement_fate
@@ -23,7 +24,7 @@ def plan_stages(before: Templates, after: Templates, from_stage: int, to_stage: 
         after,
         before_label=stage_label(from_stage),
         after_label=stage_label(to_stage),
-        direction="upgrade" if to_stage > from_stage else "downgrade",
+        direction="upgrade" if to_stage > from_stage else "downgrade" if to_stage < from_stage else "change",
         destroy_context=f"-c stage={from_stage}",
         **options,
     )
@@ -58,6 +59,7 @@ def build_plan(
         if (finding := _data_finding(change, before.templates, after.templates, direction))
     ]
     findings += hazards(before.templates, after.templates, order, changed_outputs)
+    findings += engine_changes(before.templates, after.templates)
     leaving = tuple(
         _leaving(name, before.templates[name]) for name in reversed(before.deploy_order) if name not in after.templates
     )

@@ -10,7 +10,7 @@ from tools.stage_plan.model import Finding, LeavingStack, Plan, ResourceChange, 
 
 _SYMBOL = {"add": "+", "remove": "-", "modify": "~", "replace": "!"}
 _VERB = {"add": "add", "remove": "remove", "modify": "modify", "replace": "REPLACE"}
-_DATA_KINDS = ("data-loss", "stateful-removed", "data-kept", "interruption")
+_DATA_KINDS = ("data-loss", "stateful-removed", "data-kept", "interruption", "engine-upgrade", "engine-downgrade")
 REMINDER = (
     "`cdk deploy` never deletes a stack that has left the app: until you run this command the stacks keep "
     "running (and costing). Run it after `cdk deploy --all` of the new stage."
