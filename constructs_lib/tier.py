@@ -16,7 +16,7 @@ from constructs_lib.user_data import add_xray_daemon
 # group running when one Spot pool is reclaimed. Sizes below medium exist only in the
 # burstable families.
 _SPOT_FAMILIES = {
-    ec2.InstanceArchitecture.ARM_64: ("m7g", "m6g", "c7g", "r7g", "t4g"),
+    ec2.InstanceArchitecture.ARM_64: ("m8g", "m7g", "c8g", "c7g", "r8g", "m6g", "t4g"),
     ec2.InstanceArchitecture.X86_64: ("m7i", "m6i", "m6a", "c7i", "t3"),
 }
 _BURSTABLE_FAMILIES = {ec2.InstanceArchitecture.ARM_64: ("t4g",), ec2.InstanceArchitecture.X86_64: ("t3", "t3a")}

@@ -35,7 +35,7 @@ from scaling_stacks.service_wiring import RDS_CA_FILE, ServiceDependencies
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "service"
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 WEB_TIER_PRIORITY_BEHIND_SERVICES = 1000
-# About 80% of MySQL's default max_connections on the stage 2+ default class (m7g.large).
+# About 80% of MySQL's default max_connections on the stage 2+ default class (m8g.large).
 DB_CONNECTIONS_ALARM = 500
 
 

@@ -61,7 +61,7 @@ class MicroservicesStack(cdk.Stack):
             ),
         )
         image = ecs.ContainerImage.from_asset(
-            str(SERVICE_DIR), exclude=ASSET_EXCLUDES, platform=ecr_assets.Platform.LINUX_AMD64
+            str(SERVICE_DIR), exclude=ASSET_EXCLUDES, platform=ecr_assets.Platform.LINUX_ARM64
         )
         dependencies = ServiceDependencies(config=config, data=data, cache=cache, async_layer=async_layer)
         environment = dependencies.environment(self.region)
