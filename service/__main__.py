@@ -8,11 +8,12 @@ import os
 
 import uvicorn
 
+from service import telemetry
 from service.config import Settings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    telemetry.configure_logging()
     settings = Settings.from_env()  # fail here, once, on a bad configuration
     logging.getLogger("service").info("stage %d, capabilities %s", settings.stage, settings.capabilities())
     uvicorn.run(
@@ -26,6 +27,8 @@ def main() -> None:
         proxy_headers=True,
         server_header=False,
         access_log=False,
+        # Uvicorn's own loggers then go through the JSON handler above.
+        log_config=None,
     )
 
 

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import aws
+from service import aws, telemetry
 from service.cache import Cache, LocalMarkers, connect
 from service.config import ConfigError, Settings
 from service.context import RequestContext
@@ -511,7 +511,7 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=Api(services).routes(),
-        middleware=[Middleware(ResponseHeaders, served_by=settings.instance_id)],
+        middleware=[*telemetry.middleware(), Middleware(ResponseHeaders, served_by=settings.instance_id)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
@@ -520,4 +520,7 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def create_app_from_env() -> Starlette:
+    # Uvicorn calls this in each worker process; each sets up its own logging and exporter.
+    telemetry.configure_logging()
+    telemetry.enable()
     return create_app(Settings.from_env())

@@ -11,7 +11,7 @@ from typing import Any
 import asyncmy
 from asyncmy.errors import IntegrityError
 
-from service import shardmap
+from service import shardmap, telemetry
 from service.config import DbEndpoint, Settings
 
 WRITER = "writer"
@@ -23,15 +23,23 @@ __all__ = ["READER", "WRITER", "Database", "IntegrityError", "Pool", "create_poo
 class Pool:
     """A small facade over an asyncmy pool, named for the response headers."""
 
-    def __init__(self, raw: Any, route: str, shard: str | None = None) -> None:
+    def __init__(self, raw: Any, route: str, shard: str | None = None, endpoint: DbEndpoint | None = None) -> None:
         self._raw = raw
         self.route = route
         self.shard = shard
+        self._span_attributes = telemetry.db_attributes(
+            host=endpoint.host if endpoint else "",
+            port=endpoint.port if endpoint else 0,
+            database=endpoint.database if endpoint else "",
+            route=route,
+            shard=shard,
+        )
 
     async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self._raw.acquire() as conn, conn.cursor() as cur:
-            await cur.execute(sql, args)
-            return list(await cur.fetchall())
+        with telemetry.db_span(sql, self._span_attributes):
+            async with self._raw.acquire() as conn, conn.cursor() as cur:
+                await cur.execute(sql, args)
+                return list(await cur.fetchall())
 
     async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = await self.fetchall(sql, args)
@@ -39,9 +47,10 @@ class Pool:
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> tuple[int, int]:
         """Returns (affected rows, last insert id)."""
-        async with self._raw.acquire() as conn, conn.cursor() as cur:
-            affected = await cur.execute(sql, args)
-            return affected, cur.lastrowid
+        with telemetry.db_span(sql, self._span_attributes):
+            async with self._raw.acquire() as conn, conn.cursor() as cur:
+                affected = await cur.execute(sql, args)
+                return affected, cur.lastrowid
 
     async def close(self) -> None:
         self._raw.close()
@@ -81,12 +90,12 @@ class Database:
     async def open(self) -> None:
         s = self._settings
         assert s.writer is not None
-        self.writer = Pool(await create_pool(s.writer, s.db_pool_size), WRITER)
+        self.writer = Pool(await create_pool(s.writer, s.db_pool_size), WRITER, endpoint=s.writer)
         for endpoint in s.readers:
-            self.readers.append(Pool(await create_pool(endpoint, s.db_pool_size), READER))
+            self.readers.append(Pool(await create_pool(endpoint, s.db_pool_size), READER, endpoint=endpoint))
         for shard in s.shards:
             raw = await create_pool(shard.endpoint, s.db_pool_size)
-            self.shards[shard.id] = Pool(raw, WRITER, shard.id)
+            self.shards[shard.id] = Pool(raw, WRITER, shard.id, shard.endpoint)
         if s.shard_map is not None:
             self._owners = shardmap.owners(s.shard_map)
 

@@ -1,0 +1,102 @@
+"""OpenTelemetry through the real app: a request on a real socket yields a server span and
+client spans for MySQL and Redis in one trace, log lines carry its id, AWS calls are spans."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+from botocore.stub import Stubber
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from service import telemetry
+from tests.service.conftest import Service, base_env, cache_env
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    assert telemetry.enable(env={}, exporter=exporter)
+    try:
+        yield exporter
+    finally:
+        telemetry.disable()
+
+
+@pytest.fixture(scope="module")
+def traced(spans: InMemorySpanExporter, start_service: Any, run_id: str) -> Service:
+    env = base_env(run_id, "otel", APP_STAGE="4", **cache_env(run_id))
+    return start_service(env, [env["DB_NAME"]])
+
+
+def _one_trace(spans: InMemorySpanExporter, route: str) -> list[ReadableSpan]:
+    finished = spans.get_finished_spans()
+    server = [s for s in finished if s.kind == trace.SpanKind.SERVER and s.attributes.get("http.route") == route]
+    assert len(server) == 1, [s.name for s in finished]
+    trace_id = server[0].context.trace_id
+    return [s for s in finished if s.context.trace_id == trace_id]
+
+
+def test_a_request_yields_http_database_and_cache_spans_in_one_trace(
+    traced: Service, spans: InMemorySpanExporter
+) -> None:
+    user = traced.signed_in_user("otel_reader")
+    spans.clear()
+    response = traced.client.get(f"/users/{user.user_id}")  # type: ignore[attr-defined]
+    assert response.status_code == 200 and response.headers["x-cache"] == "miss"
+
+    in_trace = _one_trace(spans, "/users/{user_id}")
+    server = next(s for s in in_trace if s.kind == trace.SpanKind.SERVER)
+    assert server.name == "GET /users/{user_id}"
+    assert 200 in (server.attributes.get("http.status_code"), server.attributes.get("http.response.status_code"))
+    clients = [s for s in in_trace if s.kind == trace.SpanKind.CLIENT]
+    queries = [s for s in clients if s.attributes.get("db.system.name") == "mysql"]
+    assert queries and {s.attributes["db.operation.name"] for s in queries} == {"SELECT"}
+    assert {s.attributes["db.namespace"] for s in queries} == {traced.settings.writer.database}  # type: ignore[union-attr]
+    assert all(s.attributes["server.port"] == traced.settings.writer.port for s in queries)  # type: ignore[union-attr]
+    assert all("%s" in str(s.attributes["db.query.text"]) for s in queries), "statements, never values"
+    cache = [s for s in clients if s.attributes.get("db.system") == "redis"]
+    assert cache, [s.name for s in clients]
+    assert all(s.parent is not None and s.parent.trace_id == server.context.trace_id for s in clients)
+
+
+def test_health_checks_are_not_traced(traced: Service, spans: InMemorySpanExporter) -> None:
+    spans.clear()
+    assert traced.client.get("/health").status_code == 200
+    assert not [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+
+
+def test_aws_sdk_calls_are_client_spans(spans: InMemorySpanExporter) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+    spans.clear()
+    with Stubber(sqs) as stub:
+        stub.add_response("send_message", {"MessageId": "1", "MD5OfMessageBody": "0" * 32})
+        sqs.send_message(QueueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/q", MessageBody="{}")
+    [span] = spans.get_finished_spans()
+    assert span.kind == trace.SpanKind.CLIENT
+    assert (span.attributes["rpc.service"], span.attributes["rpc.method"]) == ("SQS", "SendMessage")
+
+
+def test_log_lines_are_json_with_the_trace_id(spans: InMemorySpanExporter) -> None:
+    formatter = telemetry.JsonFormatter()
+    record = logging.LogRecord("service", logging.INFO, __file__, 1, "hello %s", ("there",), None)
+    outside = orjson.loads(formatter.format(record))
+    assert outside["message"] == "hello there" and outside["trace_id"] is None
+    with trace.get_tracer("test", tracer_provider=telemetry._active.provider).start_as_current_span("x") as span:  # type: ignore[union-attr]
+        inside = orjson.loads(formatter.format(record))
+    assert inside["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert inside["span_id"] == format(span.get_span_context().span_id, "016x")
+
+
+def test_without_a_collector_nothing_is_instrumented() -> None:
+    assert telemetry.enable(env={}) is (telemetry._active is not None)
+    telemetry.disable()
+    assert telemetry.enable(env={}) is False
+    assert telemetry.middleware() == []
+    assert telemetry.db_span("SELECT 1", {"db.namespace": "app"}) is telemetry.db_span("SELECT 2", {})
