@@ -6,18 +6,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.telemetry import ServiceTelemetry
 
 SERVICE_PORT = 8080
 HEALTH_PATH = "/health"
-# The X-Ray daemon as published by AWS; the service sends trace segments to it over
-# UDP on localhost (tasks share one network namespace).
-XRAY_DAEMON_IMAGE = "amazon/aws-xray-daemon:3.x"
-XRAY_DAEMON_PORT = 2000
 
 
 class FargateMicroservice(Construct):
@@ -26,8 +22,8 @@ class FargateMicroservice(Construct):
     rest weighted towards Fargate Spot, a container health check and an IP target group
     checking `HEALTH_PATH` (for a load balancer rule to route to), a deployment circuit breaker that rolls back, CPU and
     memory target tracking between `min_tasks` and `max_tasks`, registration as
-    `name` in the cluster's Cloud Map namespace, an X-Ray daemon sidecar, and logs kept
-    for three months. Egress is HTTPS only until peers are allowed via `connections`.
+    `name` in the cluster's Cloud Map namespace, with `telemetry` (default none) its trace
+    collector sidecar, and logs kept for three months. Egress is HTTPS only until peers are allowed via `connections`.
     """
 
     def __init__(
@@ -45,6 +41,7 @@ class FargateMicroservice(Construct):
         min_tasks: int = 2,
         max_tasks: int = 10,
         spot_weight: int = 3,
+        telemetry: ServiceTelemetry | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.task_definition = ecs.FargateTaskDefinition(
@@ -64,11 +61,7 @@ class FargateMicroservice(Construct):
             image=image,
             essential=True,
             port_mappings=[ecs.PortMapping(container_port=SERVICE_PORT, name="http")],
-            environment={
-                **environment,
-                "PORT": str(SERVICE_PORT),
-                "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{XRAY_DAEMON_PORT}",
-            },
+            environment={**environment, "PORT": str(SERVICE_PORT)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=name, log_group=log_group),
             health_check=ecs.HealthCheck(
                 command=[
@@ -81,36 +74,13 @@ class FargateMicroservice(Construct):
                 retries=3,
             ),
         )
-        xray = self.task_definition.add_container(
-            "XRayDaemon",
-            image=ecs.ContainerImage.from_registry(XRAY_DAEMON_IMAGE),
-            essential=False,
-            cpu=32,
-            memory_reservation_mib=64,
-            port_mappings=[ecs.PortMapping(container_port=XRAY_DAEMON_PORT, protocol=ecs.Protocol.UDP)],
-            logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{name}-xray", log_group=log_group),
-        )
-        app.add_container_dependencies(
-            ecs.ContainerDependency(container=xray, condition=ecs.ContainerDependencyCondition.START)
-        )
-        self.task_definition.add_to_task_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                    "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets",
-                    "xray:GetSamplingStatisticSummaries",
-                ],
-                resources=["*"],
+        if telemetry is not None:
+            telemetry.add_to_task(
+                self.task_definition,
+                app=app,
+                service_name=name,
+                logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{name}-collector", log_group=log_group),
             )
-        )
-        acknowledge(
-            self.task_definition.task_role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "The X-Ray daemon's actions (PutTraceSegments, sampling rules) have no resource-level "
-            "permissions; they are the only actions this role holds on '*'.",
-        )
         execution_role = self.task_definition.obtain_execution_role()
         acknowledge(
             execution_role,

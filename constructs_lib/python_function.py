@@ -16,7 +16,8 @@ from constructs_lib.acknowledge import acknowledge
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-# The AWS-published Powertools layer (it includes the X-Ray SDK). Its name pins the
+# The AWS-published Powertools layer (logging and batch processing; the handlers do not use
+# its X-Ray SDK based Tracer, which follows the X-Ray SDK into end of support). Its name pins the
 # runtime and architecture above; the version is the one documented for the Powertools
 # release the handler tests run against.
 POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64:27"
@@ -27,7 +28,8 @@ ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
 
 class PowertoolsFunction(Construct):
     """A Python Lambda function for the handler in `lambda/<folder>/app.py`: arm64, the
-    AWS Powertools layer, X-Ray active tracing, its own role (no managed policies) and a
+    AWS Powertools layer, active tracing (Lambda records each invocation in X-Ray and continues
+    the trace a traced sender passed on, such as SQS's AWSTraceHeader), its own role (no managed policies) and a
     log group kept for `log_retention`. Callers grant the role what the handler touches.
     """
 

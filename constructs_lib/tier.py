@@ -5,12 +5,10 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
 from constructs_lib.instance_defaults import amazon_linux, encrypted_root_volume, session_manager_role
-from constructs_lib.user_data import add_xray_daemon
 
 # Same-size alternatives for a Spot pool, by CPU architecture: several families keep the
 # group running when one Spot pool is reclaimed. Sizes below medium exist only in the
@@ -50,8 +48,7 @@ class ServiceTier(Construct):
     `desired_capacity` is written only for a fixed-size group (min == max): in an elastic
     group it would reset whatever the scaling policies chose on every deploy. With `spot`
     the group runs a mixed instances policy (price-capacity-optimised Spot, capacity
-    rebalancing); with `xray_daemon` the hosts run the X-Ray daemon and may send traces.
-    Call `scale_elastically` once the group is behind its load balancer.
+    rebalancing). Call `scale_elastically` once the group is behind its load balancer.
     """
 
     def __init__(
@@ -67,7 +64,6 @@ class ServiceTier(Construct):
         max_capacity: int,
         desired_capacity: int | None = None,
         spot: SpotMix | None = None,
-        xray_daemon: bool = False,
         notifications: list[autoscaling.NotificationConfiguration] | None = None,
         description: str,
     ) -> None:
@@ -79,15 +75,6 @@ class ServiceTier(Construct):
             ec2.Peer.any_ipv4(), ec2.Port.HTTPS, "AWS APIs (SSM, Secrets Manager, S3) and package repositories"
         )
         self.role = session_manager_role(self, "Role")
-        if xray_daemon:
-            self.role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("AWSXRayDaemonWriteAccess"))
-            acknowledge(
-                self.role,
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AWSXRayDaemonWriteAccess]",
-                "AWS-maintained policy for the X-Ray daemon: it only sends trace segments and "
-                "telemetry and reads sampling rules, actions X-Ray does not scope to resources.",
-            )
-            add_xray_daemon(user_data)
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 
 _INSTALL_NGINX = ("set -euo pipefail", "dnf install -y nginx")
@@ -71,17 +70,4 @@ def _write_app_environment(user_data: ec2.UserData, *, variables: Mapping[str, s
         *(f"{name}={value}" for name, value in variables.items()),
         "ENV",
         f"echo 'set -a; . {APP_ENVIRONMENT_FILE}; set +a' > /etc/profile.d/app-env.sh",
-    )
-
-
-def add_xray_daemon(user_data: ec2.UserData) -> None:
-    """Install and start the AWS X-Ray daemon (UDP 2000 on localhost) for the host's CPU,
-    from the region's X-Ray asset bucket."""
-    region = cdk.Aws.REGION
-    user_data.add_commands(
-        "XRAY_RPM=aws-xray-daemon-3.x.rpm",
-        'if [ "$(uname -m)" = aarch64 ]; then XRAY_RPM=aws-xray-daemon-arm64-3.x.rpm; fi',
-        f'curl -fsSL -o /tmp/xray.rpm "https://s3.{region}.amazonaws.com/aws-xray-assets.{region}/xray-daemon/$XRAY_RPM"',
-        "dnf install -y /tmp/xray.rpm",
-        "systemctl enable --now xray",
     )

@@ -22,6 +22,7 @@ from constructs_lib.cloudfront_prefix_list import CloudFrontOriginFacingPrefixLi
 from constructs_lib.load_balancer import TierLoadBalancer
 from constructs_lib.observability import StageMonitoring
 from constructs_lib.python_function import ASSET_EXCLUDES
+from constructs_lib.telemetry import ServiceTelemetry
 from constructs_lib.tier import ServiceTier, SpotMix, spot_instance_types
 from constructs_lib.user_data import add_reverse_proxy, install_service
 from constructs_lib.web_server import SingleWebServer
@@ -180,10 +181,14 @@ class ComputeStack(cdk.Stack):
             max_capacity=config.app_capacity.max,
             desired_capacity=config.app_capacity.desired,
             spot=self._spot_mix(config.app_instance_type) if config.has_spot else None,
-            xray_daemon=config.has_full_observability,
             notifications=notifications,
             description="App tier",
         )
+        if config.has_tracing:
+            assert app.launch_template.user_data is not None
+            ServiceTelemetry(self, "Telemetry").install_on_host(
+                role=app.role, user_data=app.launch_template.user_data, service_name=config.app_name
+            )
         web_user_data = ec2.UserData.for_linux()
         web = ServiceTier(
             self,

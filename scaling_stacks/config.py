@@ -282,7 +282,16 @@ class StageConfig:
 
     @property
     def has_full_observability(self) -> bool:
-        """Dashboards, the full alarm set and X-Ray from stage 4; basic alarms exist always."""
+        """Dashboards and the full alarm set from stage 4; basic alarms exist always."""
+        return self.stage >= 4
+
+    @property
+    def has_tracing(self) -> bool:
+        """OpenTelemetry traces and shipped JSON logs from stage 4. Before it one box or two
+        fixed tiers serve requests whose path is plain to see from the load balancer and the
+        database; stage 4's elastic, partly Spot fleet over cache, replicas and (later) shards
+        and queues is where a slow request needs a trace to say which hop was slow, and where
+        it pays for the collectors and X-Ray (sampled)."""
         return self.stage >= 4
 
     @property

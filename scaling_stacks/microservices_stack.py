@@ -9,6 +9,7 @@ from constructs import Construct
 
 from constructs_lib.microservice import SERVICE_PORT, FargateMicroservice
 from constructs_lib.python_function import ASSET_EXCLUDES
+from constructs_lib.telemetry import ServiceTelemetry
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
 from scaling_stacks.compute_stack import SERVICE_DIR, ComputeStack
@@ -65,6 +66,7 @@ class MicroservicesStack(cdk.Stack):
         )
         dependencies = ServiceDependencies(config=config, data=data, cache=cache, async_layer=async_layer)
         environment = dependencies.environment(self.region)
+        telemetry = ServiceTelemetry(self, "Telemetry") if config.has_tracing else None
         users = FargateMicroservice(
             self,
             "Users",
@@ -73,6 +75,7 @@ class MicroservicesStack(cdk.Stack):
             image=image,
             subnets=network.network.app_subnets,
             environment={**environment, "SERVICE_ROLE": "users"},
+            telemetry=telemetry,
         )
         posts = FargateMicroservice(
             self,
@@ -88,6 +91,7 @@ class MicroservicesStack(cdk.Stack):
                 "MIGRATE_ON_START": "false",
                 "USERS_SERVICE_URL": users.url,
             },
+            telemetry=telemetry,
         )
         posts.connections.allow_to(users.service, ec2.Port.tcp(SERVICE_PORT), "posts service to users service")
         for service in (users, posts):

@@ -12,6 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.telemetry import service_environment
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
 from scaling_stacks.config import StageConfig
@@ -67,6 +68,8 @@ class ServiceDependencies:
                 variables["EVENTS_TOPIC_ARN"] = self.async_layer.events.topic.topic_arn
             if self.async_layer.activity is not None:
                 variables["ACTIVITY_STREAM"] = self.async_layer.activity.stream.stream_name
+        if self.config.has_tracing:
+            variables.update(service_environment(self.config.app_name))
         return variables
 
     def grant(self, host: ec2.IConnectable, role: iam.IRole, *, label: str) -> None:

@@ -120,14 +120,9 @@ def test_stage_4_alarms_cover_traffic_capacity_database_and_cache(stages: StageC
     } <= metrics
 
 
-def test_dashboard_and_xray_come_with_stage_4(stages: StageCache) -> None:
+def test_the_dashboard_comes_with_stage_4(stages: StageCache) -> None:
     assert len(resources(stages[4], "AWS::CloudWatch::Dashboard")) == 1
     assert not resources(stages[3], "AWS::CloudWatch::Dashboard")
-    app_role = next(props(r) for k, r in resources(stages[4], "AWS::IAM::Role").items() if "/AppTierRole" in k)
-    assert "AWSXRayDaemonWriteAccess" in json.dumps(app_role["ManagedPolicyArns"])
-    launch_templates = resources(stages[4], "AWS::EC2::LaunchTemplate")
-    app_template = json.dumps(next(props(t) for k, t in launch_templates.items() if "/AppTier" in k))
-    assert "aws-xray-daemon" in app_template
 
 
 def test_aws_config_is_opt_in_and_comes_with_stage_4(stages: StageCache) -> None:

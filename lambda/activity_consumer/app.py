@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,7 +24,6 @@ ACTIVITY_TTL_SECONDS = 90 * 24 * 3600
 MAX_TYPE_LENGTH = 64
 
 logger = Logger()
-tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 dynamodb = boto3.client("dynamodb")
 TABLE = os.environ["TABLE_NAME"]
@@ -61,7 +60,6 @@ def store_once(event: dict[str, Any], now: int) -> bool:
     return True
 
 
-@tracer.capture_method
 def record_handler(record: KinesisStreamRecord) -> None:
     event = parse(record.kinesis.data_as_bytes())
     stored = store_once(event, int(time.time()))
@@ -69,6 +67,5 @@ def record_handler(record: KinesisStreamRecord) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

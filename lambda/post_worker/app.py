@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,7 +26,6 @@ POST_COUNT_CHANGE = {"post.created": 1, "post.updated": 0, "post.deleted": -1}
 MARKER_TTL_SECONDS = 14 * 24 * 3600
 
 logger = Logger()
-tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
 dynamodb = boto3.client("dynamodb")
 TABLE = os.environ["TABLE_NAME"]
@@ -87,7 +86,6 @@ def apply_once(event_id: str, event_type: str, user_id: int, now: int) -> bool:
     return True
 
 
-@tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     event_id, event_type, user_id = parse(record.body)
     applied = apply_once(event_id, event_type, user_id, int(time.time()))
@@ -95,6 +93,5 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
