@@ -25,6 +25,8 @@ from cdk_monitoring_constructs import (
 )
 from constructs import Construct
 
+from constructs_lib.scaling_signals import SUSTAINED_PERIODS, ScalingSignal
+
 _ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 _BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 _GIB = 1024**3
@@ -177,6 +179,43 @@ class StageMonitoring(Construct):
                 },
                 add_max_evicted_items_count_alarm={"Warning": MaxItemsCountThreshold(max_items_count=1000)},
             )
+
+    def monitor_scaling_signals(self, *, next_stage: int, next_name: str, signals: Sequence[ScalingSignal]) -> None:
+        """An alarm per signal whose description names the next stage and why it helps, and a
+        dashboard section (when the stage has a dashboard) that says the same."""
+        self.facade.add_large_header(f"When to move up: stage {next_stage} ({next_name})")
+        self.facade.add_widget(
+            cloudwatch.TextWidget(
+                markdown="\n".join(f"* {signal.description(next_stage, next_name)}" for signal in signals),
+                width=24,
+                height=2 + 2 * len(signals),
+            )
+        )
+        self.facade.monitor_custom(
+            alarm_friendly_name="ScalingSignals",
+            human_readable_name=f"Scaling signals: time for stage {next_stage}",
+            metric_groups=[
+                CustomMetricGroup(
+                    title=signal.what,
+                    metrics=[
+                        CustomMetricWithAlarm(
+                            metric=signal.metric,
+                            alarm_friendly_name=signal.name,
+                            add_alarm={
+                                "Warning": CustomThreshold(
+                                    comparison_operator=_ABOVE,
+                                    threshold=signal.threshold,
+                                    evaluation_periods=SUSTAINED_PERIODS,
+                                    datapoints_to_alarm=SUSTAINED_PERIODS,
+                                    alarm_description_override=signal.description(next_stage, next_name),
+                                )
+                            },
+                        )
+                    ],
+                )
+                for signal in signals
+            ],
+        )
 
     def _custom(self, name: str, title: str, alarms: Sequence[tuple[cloudwatch.IMetric, str, CustomThreshold]]) -> None:
         self.facade.monitor_custom(

@@ -28,10 +28,11 @@ from constructs_lib.user_data import add_reverse_proxy, install_service
 from constructs_lib.web_server import SingleWebServer
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
-from scaling_stacks.config import StageConfig
+from scaling_stacks.config import STAGE_NAMES, StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import RDS_CA_FILE, ServiceDependencies
+from scaling_stacks.stage_signals import stage_signals
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "service"
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
@@ -83,6 +84,18 @@ class ComputeStack(cdk.Stack):
         if config.has_tiers:
             assert cloudfront_only is not None, "the tiers only ever sit behind CloudFront"
             self._add_tiers(cloudfront_only)
+        if config.next_stage is not None:
+            self.monitoring.monitor_scaling_signals(
+                next_stage=config.next_stage,
+                next_name=STAGE_NAMES[config.next_stage],
+                signals=stage_signals(
+                    config,
+                    data=data,
+                    cache=cache,
+                    box=self.box,
+                    app_group=self.app_tier.group if config.has_tiers else None,
+                ),
+            )
         if config.has_aws_config:
             SecurityConfigRules(self, "AwsConfig", log_bucket=network.logs)
 

@@ -320,6 +320,11 @@ class StageConfig:
         return self.stage >= 6
 
     @property
+    def next_stage(self) -> int | None:
+        """The stage to move up to when this one runs out of room; None at the last stage."""
+        return self.stage + 1 if self.stage < MAX_STAGE else None
+
+    @property
     def stack_prefix(self) -> str:
         return self.app_name
 
