@@ -69,7 +69,15 @@ class ServiceTelemetry(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.host_logs = logs.LogGroup(self, "HostLogs", retention=log_retention)
+        self._log_retention = log_retention
+        self._host_logs: logs.LogGroup | None = None
+
+    @property
+    def host_logs(self) -> logs.LogGroup:
+        """The hosts' log group, created with the first host (tasks log through awslogs)."""
+        if self._host_logs is None:
+            self._host_logs = logs.LogGroup(self, "HostLogs", retention=self._log_retention)
+        return self._host_logs
 
     def install_on_host(self, *, role: iam.IRole, user_data: ec2.UserData, service_name: str) -> None:
         """Append to `user_data`: install the CloudWatch agent (OTLP on 127.0.0.1:4318 to X-Ray,
