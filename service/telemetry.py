@@ -3,8 +3,8 @@ AWS SDK, and JSON log lines that carry the trace id.
 
 Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT names a collector (the stage's telemetry
 construct runs one beside the service and sets it); spans then go there over OTLP/HTTP, in
-batches, with X-Ray-compatible trace ids and the X-Ray header on AWS calls, so SQS and SNS
-carry the trace to the Lambda functions. Without it nothing is instrumented and the hot path
+batches, with X-Ray-compatible trace ids and the X-Ray header on AWS calls, so a message sent
+to SQS carries the trace to the worker Lambda. Without it nothing is instrumented and the hot path
 pays one `is None` check per query (`db_span`)."""
 
 from __future__ import annotations
@@ -14,23 +14,16 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from opentelemetry import propagate, trace
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
-from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.propagators.aws import AwsXRayPropagator
-from opentelemetry.propagators.composite import CompositePropagator
-from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry import trace
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
 SERVICE_NAME_VARIABLE = "OTEL_SERVICE_NAME"
@@ -57,6 +50,19 @@ def enable(env: Mapping[str, str] | None = None, exporter: SpanExporter | None =
     endpoint = env.get(ENDPOINT_VARIABLE, "").strip()
     if _active is not None or (exporter is None and not endpoint):
         return _active is not None
+    # Imported here: a service without a collector never loads the SDK or the instrumentations.
+    from opentelemetry import propagate
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.propagators.aws import AwsXRayPropagator
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
     ratio = 1.0 if exporter is not None else float(env.get(SAMPLE_RATIO_VARIABLE) or DEFAULT_SAMPLE_RATIO)
     provider = TracerProvider(
         resource=Resource.create({"service.name": env.get(SERVICE_NAME_VARIABLE) or "scaling-app"}),
@@ -82,6 +88,9 @@ def disable() -> None:
     global _active
     if _active is None:
         return
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
     RedisInstrumentor().uninstrument()
     BotocoreInstrumentor().uninstrument()
     _active.provider.shutdown()
@@ -92,6 +101,8 @@ def middleware() -> list[Middleware]:
     """Starlette middleware for server spans (outermost first); none while tracing is off."""
     if _active is None:
         return []
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
     return [
         Middleware(
             OpenTelemetryMiddleware,

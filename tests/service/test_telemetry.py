@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import orjson
 import pytest
-from botocore.stub import Stubber
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -72,15 +71,31 @@ def test_health_checks_are_not_traced(traced: Service, spans: InMemorySpanExport
     assert not [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
 
 
-def test_aws_sdk_calls_are_client_spans(spans: InMemorySpanExporter) -> None:
+class _Sent(Exception):
+    """Stops a request at the wire, after botocore has signed it and the instrumentation has run."""
+
+
+def test_aws_sdk_calls_are_client_spans_and_carry_the_xray_header_sqs_passes_on(
+    spans: InMemorySpanExporter,
+) -> None:
     sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+    headers: dict[str, Any] = {}
+
+    def capture(request: Any, **_: Any) -> None:
+        headers.update(request.headers)
+        raise _Sent
+
+    sqs.meta.events.register("before-send.sqs.SendMessage", capture)
     spans.clear()
-    with Stubber(sqs) as stub:
-        stub.add_response("send_message", {"MessageId": "1", "MD5OfMessageBody": "0" * 32})
+    with pytest.raises(_Sent):
         sqs.send_message(QueueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/q", MessageBody="{}")
     [span] = spans.get_finished_spans()
     assert span.kind == trace.SpanKind.CLIENT
     assert (span.attributes["rpc.service"], span.attributes["rpc.method"]) == ("SQS", "SendMessage")
+    # SQS turns this header into the message's AWSTraceHeader, which the traced Lambda continues.
+    xray = headers["X-Amzn-Trace-Id"].decode()
+    assert xray.startswith(f"Root=1-{format(span.context.trace_id, '032x')[:8]}-")
+    assert f"Parent={format(span.context.span_id, '016x')}" in xray
 
 
 def test_log_lines_are_json_with_the_trace_id(spans: InMemorySpanExporter) -> None:
