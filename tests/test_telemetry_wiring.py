@@ -43,7 +43,7 @@ def test_tracing_starts_at_stage_4() -> None:
     assert [build_config({"stage": stage}.get, {}).has_tracing for stage in ALL_STAGES] == [False] * 4 + [True] * 3
 
 
-@pytest.mark.parametrize("stage", [3, 4, 5])
+@pytest.mark.parametrize("stage", [3, 4, 5, 6])
 def test_the_app_tier_runs_the_collector_and_the_service_exports_to_it_from_stage_4(
     stages: StageCache, stage: int
 ) -> None:
