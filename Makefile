@@ -7,7 +7,9 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install synth test lint run-local bench plan docs clean
+WHEELHOUSE := service/wheelhouse/requirements.sha256
+
+.PHONY: install wheelhouse synth test lint run-local bench plan docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
@@ -18,7 +20,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# The arm64 wheels the hosts install the service from (they boot without PyPI); synth
+# refuses to build a bundle without them.
+$(WHEELHOUSE): $(VENV)/.installed service/requirements.txt service/constraints.txt
+	$(PY) -m tools.wheelhouse
+
+wheelhouse: $(WHEELHOUSE)
+
+install: $(VENV)/.installed node_modules/.installed $(WHEELHOUSE)
 
 synth: install
 	npx cdk synth --all -q -c stage=$(STAGE)
