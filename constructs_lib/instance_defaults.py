@@ -19,6 +19,10 @@ HEALTH_CHECK_GRACE = cdk.Duration.minutes(5)
 # ...and a host that is not healthy this long after its boot script started signals failure,
 # well before that.
 HEALTHY_WITHIN = cdk.Duration.minutes(4)
+# A load balancer counts a host after two passing checks 15 seconds apart (load_balancer.py):
+# a tier's host waits this long after its own check passes before it signals, so a roll
+# never takes the next old host out before the new one receives traffic.
+LOAD_BALANCER_SETTLE = cdk.Duration.seconds(30)
 # How long CloudFormation waits for a new host's signal before it fails the deploy.
 HOST_READY_TIMEOUT = cdk.Duration.minutes(10)
 

@@ -14,6 +14,7 @@ from constructs_lib.instance_defaults import (
     HEALTH_CHECK_GRACE,
     HEALTHY_WITHIN,
     HOST_READY_TIMEOUT,
+    LOAD_BALANCER_SETTLE,
     amazon_linux,
     encrypted_root_volume,
     session_manager_role,
@@ -157,7 +158,9 @@ class ServiceTier(Construct):
             ),
             default_instance_warmup=cdk.Duration.minutes(3),
         )
-        add_health_gate(user_data, resource=self.group, url=health_check_url, within=HEALTHY_WITHIN)
+        add_health_gate(
+            user_data, resource=self.group, url=health_check_url, within=HEALTHY_WITHIN, settle=LOAD_BALANCER_SETTLE
+        )
         if spot:
             acknowledge(
                 self.group.node.default_child,

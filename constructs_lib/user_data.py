@@ -100,11 +100,20 @@ def add_reverse_proxy(
     )
 
 
-def add_health_gate(user_data: ec2.UserData, *, resource: cdk.Resource, url: str, within: cdk.Duration) -> None:
+def add_health_gate(
+    user_data: ec2.UserData,
+    *,
+    resource: cdk.Resource,
+    url: str,
+    within: cdk.Duration,
+    settle: cdk.Duration | None = None,
+) -> None:
     """End `user_data` with the host's verdict to CloudFormation: poll `url` until it
     answers 2xx, for at most `within` since the script started, and signal `resource`
     (its creation policy or rolling update waits for the signal) success if it did, failure
-    if it did not or any earlier step failed. Add it last: the poll must come after
+    if it did not or any earlier step failed. With `settle` (default none), wait that long
+    after the check passes, for a load balancer's own health checks to count the host
+    before CloudFormation moves on to the next one. Add it last: the poll must come after
     everything the host installs."""
     limit = int(within.to_seconds())
     user_data.add_on_exit_commands(f"[ -x {_CFN_SIGNAL} ] || retry dnf install -y aws-cfn-bootstrap || true")
@@ -115,6 +124,8 @@ def add_health_gate(user_data: ec2.UserData, *, resource: cdk.Resource, url: str
         "  sleep 5",
         "done",
     )
+    if settle is not None:
+        user_data.add_commands(f"sleep {int(settle.to_seconds())}")
 
 
 def _write_app_environment(user_data: ec2.UserData, *, variables: Mapping[str, str]) -> None:

@@ -13,11 +13,20 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from constructs_lib.instance_defaults import HEALTH_CHECK_GRACE, HEALTHY_WITHIN, HOST_READY_TIMEOUT, amazon_linux
+from constructs_lib.instance_defaults import (
+    HEALTH_CHECK_GRACE,
+    HEALTHY_WITHIN,
+    HOST_READY_TIMEOUT,
+    LOAD_BALANCER_SETTLE,
+    amazon_linux,
+)
 from constructs_lib.user_data import VPC_RESOLVER
 from constructs_lib.wheelhouse import SERVICE_DIR, STAMP, WHEELHOUSE, WheelhouseError, check_wheelhouse
+from scaling_stacks.assembly import SynthesizedStage
 from scaling_stacks.config import DEFAULT_HOST_IMAGE
 from tests.stage_cache import StageCache, all_resources, props, resources
+from tools.stage_plan.model import AppTemplates
+from tools.stage_plan.plan import plan_stages
 from tools.wheelhouse import pins, unpinned
 
 TIER_STAGES = (2, 3, 4, 5, 6)
@@ -115,9 +124,12 @@ def test_each_host_signals_its_own_resource_after_the_deep_health_check(stages: 
     for stage, logical_id, text in gated:
         assert f"cfn-signal --stack scaling-compute --resource {logical_id} " in text, (stage, logical_id)
         assert "-e $exitCode" in text and "trap exitTrap EXIT" in text
-        poll = text.rstrip().splitlines()[-4:]
+        lines = text.rstrip().splitlines()
+        settle = [f"sleep {int(LOAD_BALANCER_SETTLE.to_seconds())}"] if stage in TIER_STAGES else []
+        poll = lines[-4 - len(settle) :]
         assert poll[0] == "until curl -fsS -o /dev/null --max-time 5 http://127.0.0.1/health/deep; do", (stage, poll)
         assert f'[ "$SECONDS" -lt {limit} ]' in poll[1] and "exit 1" in poll[1]
+        assert poll[4:] == settle, "a tier host lets its load balancer count it before it signals"
     for stage in TIER_STAGES:
         for group in groups(stages, stage).values():
             assert int(props(group)["HealthCheckGracePeriod"]) == HEALTH_CHECK_GRACE.to_seconds() > limit
@@ -300,3 +312,23 @@ def test_synth_refuses_a_bundle_without_its_wheelhouse(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("boto3==9.9.9\n")
     with pytest.raises(WheelhouseError, match="stale"):
         check_wheelhouse(tmp_path)
+
+
+def _with_image(stage: SynthesizedStage, image_id: str) -> AppTemplates:
+    templates = copy.deepcopy(dict(stage.templates))
+    for resource in templates["scaling-compute"]["Resources"].values():
+        data = resource["Properties"].get("LaunchTemplateData", resource["Properties"])
+        if resource["Type"] in ("AWS::EC2::Instance", "AWS::EC2::LaunchTemplate") and "ImageId" in data:
+            data["ImageId"] = image_id
+    return AppTemplates(templates=templates, deploy_order=stage.deploy_order)
+
+
+def test_the_plan_shows_an_image_change_as_a_roll_of_the_hosts_and_nothing_else(stages: StageCache) -> None:
+    # The box is replaced; its Elastic IP and status alarm follow the new instance id.
+    box_roll = [("AWS::CloudWatch::Alarm", "modify"), ("AWS::EC2::EIP", "modify"), ("AWS::EC2::Instance", "replace")]
+    tier_roll = [("AWS::EC2::LaunchTemplate", "modify")] * 2
+    for stage, expected in ((0, box_roll), (4, tier_roll)):
+        plan = plan_stages(stages[stage], _with_image(stages[stage], "ami-0fedcba9876543210"), stage, stage)
+        changes = sorted((change.type, change.action) for stack in plan.stacks for change in stack.changes)
+        assert changes == expected, stage
+        assert not plan.blocking
