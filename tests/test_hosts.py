@@ -143,21 +143,23 @@ def test_the_web_tier_waits_for_the_app_tier_it_checks_through(stages: StageCach
         assert app in web["DependsOn"], stage
 
 
-def _without_digest(text: str) -> str:
-    return re.sub(r"^APP_WIRING_DIGEST=.*$", "", text, flags=re.MULTILINE)
+def _digest(text: str) -> str:
+    found = re.search(r"^APP_WIRING_DIGEST=([0-9a-f]{16})$", text, flags=re.MULTILINE)
+    assert found, "the boot script carries the wiring digest"
+    return found.group(1)
 
 
 def test_hosts_are_replaced_when_their_wiring_changes(stages: StageCache) -> None:
     app_scripts = {stage: launch_scripts(stages, stage)["AppTier"] for stage in TIER_STAGES}
     for before, after in itertools.pairwise(TIER_STAGES):
         assert app_scripts[before] != app_scripts[after], (before, after)
-    # The digest of the app config parameter is what changes them: without it the app tier's
-    # launch template is the same at 2 and 3, and at 4, 5 and 6, and those upgrades would
-    # replace no host.
-    assert _without_digest(app_scripts[2]) == _without_digest(app_scripts[3])
-    assert _without_digest(app_scripts[4]) == _without_digest(app_scripts[5]) == _without_digest(app_scripts[6])
+        assert _digest(app_scripts[before]) != _digest(app_scripts[after]), (before, after)
+    # What the issue found: without the digest, 2 -> 3 would replace no host.
+    without = [app_scripts[stage].replace(_digest(app_scripts[stage]), "") for stage in (2, 3)]
+    assert without[0] == without[1]
     box_ids = [box(stages, stage)[0] for stage in BOX_STAGES]
     assert box_ids[0] != box_ids[1], "the box's logical id carries its user data: 0 -> 1 replaces it"
+    assert len({_digest(script(props(box(stages, stage)[1])["UserData"])) for stage in BOX_STAGES}) == 2
     for stage in BOX_STAGES:
         (eip,) = resources(stages[stage], "AWS::EC2::EIP").values()
         assert props(eip)["InstanceId"] == {"Ref": box(stages, stage)[0]}, "the Elastic IP moves, it is not replaced"
