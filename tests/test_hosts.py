@@ -27,7 +27,7 @@ from scaling_stacks.config import DEFAULT_HOST_IMAGE
 from tests.stage_cache import StageCache, all_resources, props, resources
 from tools.stage_plan.model import AppTemplates
 from tools.stage_plan.plan import plan_stages
-from tools.wheelhouse import pins, unpinned
+from tools.wheelhouse import canonical, pins, unpinned
 
 TIER_STAGES = (2, 3, 4, 5, 6)
 BOX_STAGES = (0, 1)
@@ -298,8 +298,9 @@ def test_the_service_installs_from_its_own_wheels_never_from_pypi() -> None:
     wheels = sorted(path.name for path in (SERVICE_DIR / WHEELHOUSE).glob("*.whl"))
     assert unpinned(wheels, pins(SERVICE_DIR)) == []
     assert all(wheel.endswith("-none-any.whl") or "aarch64" in wheel for wheel in wheels)
-    top_level = {line.split("==")[0] for line in (SERVICE_DIR / "requirements.txt").read_text().split()}
-    assert {wheel.split("-")[0].replace("_", "-") for wheel in wheels} >= top_level
+    requirements = (SERVICE_DIR / "requirements.txt").read_text().splitlines()
+    top_level = {canonical(line.split("==")[0]) for line in requirements if line.strip() and not line.startswith("#")}
+    assert {canonical(wheel.split("-")[0]) for wheel in wheels} >= top_level
     assert unpinned(["boto3-9.9.9-py3-none-any.whl"], pins(SERVICE_DIR)) == ["boto3==9.9.9"]
 
 
