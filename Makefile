@@ -14,7 +14,9 @@ NPM := node $(NODE_HOME)/lib/node_modules/npm/bin/npm-cli.js
 CDK := node node_modules/aws-cdk/bin/cdk
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install synth cdk test lint run-local bench plan docs clean
+WHEELHOUSE := service/wheelhouse/requirements.sha256
+
+.PHONY: install wheelhouse synth cdk test lint run-local bench plan docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
@@ -27,7 +29,14 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	$(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# The arm64 wheels the hosts install the service from (they boot without PyPI); synth
+# refuses to build a bundle without them.
+$(WHEELHOUSE): $(VENV)/.installed service/requirements.txt service/constraints.txt
+	$(PY) -m tools.wheelhouse
+
+wheelhouse: $(WHEELHOUSE)
+
+install: $(VENV)/.installed node_modules/.installed $(WHEELHOUSE)
 
 synth: install
 	$(CDK) synth -q -c stage=$(STAGE)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 
 import aws_cdk as cdk
@@ -20,13 +22,20 @@ class AppConfigParameter(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, variables: Mapping[str, str]) -> None:
         super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        value = stack.to_json_string(dict(variables))
         self.parameter = ssm.StringParameter(
             self,
             "Parameter",
             description="Environment of the app service (JSON object of variable names to values)",
-            string_value=cdk.Stack.of(self).to_json_string(dict(variables)),
+            string_value=value,
             tier=ssm.ParameterTier.STANDARD,
         )
+        # Hosts read the parameter only at boot, so they must be replaced when it changes:
+        # a digest of the value as the template writes it (names, and the references that
+        # CloudFormation fills in) goes into their boot script.
+        resolved = json.dumps(stack.resolve(value), sort_keys=True, separators=(",", ":"))
+        self.digest = hashlib.sha256(resolved.encode()).hexdigest()[:16]
 
     @property
     def parameter_name(self) -> str:

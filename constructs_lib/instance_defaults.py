@@ -1,7 +1,9 @@
-"""What every EC2 host of the app shares: the AMI, the hardened disk and the instance role."""
+"""What every EC2 host of the app shares: the AMI, the hardened disk, the instance role and
+the health gate a new host must pass before CloudFormation counts it."""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -9,12 +11,30 @@ from constructs import Construct
 from constructs_lib.acknowledge import acknowledge
 
 ROOT_DEVICE = "/dev/xvda"
+# A new host counts once the service answers its deep health check (database, cache)
+# through the host's own nginx on port 80.
+DEEP_HEALTH_URL = "http://127.0.0.1/health/deep"
+# The load balancer starts judging a host this long after it is in service...
+HEALTH_CHECK_GRACE = cdk.Duration.minutes(5)
+# ...and a host that is not healthy this long after its boot script started signals failure,
+# well before that.
+HEALTHY_WITHIN = cdk.Duration.minutes(4)
+# A load balancer counts a host after two passing checks 15 seconds apart (load_balancer.py):
+# a tier's host waits this long after its own check passes before it signals, so a roll
+# never takes the next old host out before the new one receives traffic.
+LOAD_BALANCER_SETTLE = cdk.Duration.seconds(30)
+# How long CloudFormation waits for a new host's signal before it fails the deploy.
+HOST_READY_TIMEOUT = cdk.Duration.minutes(10)
 
 
-def amazon_linux(instance_type: str) -> ec2.IMachineImage:
-    """Latest Amazon Linux 2023 for the instance type's CPU, resolved from SSM at deploy time."""
-    cpu = ec2.AmazonLinuxCpuType.ARM_64 if _is_graviton(instance_type) else ec2.AmazonLinuxCpuType.X86_64
-    return ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu)
+def amazon_linux(instance_type: str, *, image_name: str) -> ec2.IMachineImage:
+    """The Amazon Linux 2023 AMI `image_name` (a release name such as
+    al2023-ami-2023.9.20260915.0-kernel-6.1) built for the instance type's CPU. It is looked
+    up at synth time and its id cached in cdk.context.json, so the templates carry a fixed
+    ImageId and only a change of `image_name` (or of that cache) rolls the hosts; no SSM
+    "latest" parameter is resolved at deploy time."""
+    architecture = "arm64" if _is_graviton(instance_type) else "x86_64"
+    return ec2.MachineImage.lookup(name=f"{image_name}-{architecture}", owners=["amazon"])
 
 
 def _is_graviton(instance_type: str) -> bool:

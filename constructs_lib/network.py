@@ -13,7 +13,9 @@ class StagedVpc(Construct):
     """A two-AZ VPC whose subnets never move: public/24, app/22 and data/24 exist from the
     first stage, in that order, so CIDRs and logical ids stay fixed; a later stage only
     turns on NAT (the app group becomes private-with-egress) and adds routes. Flow logs go
-    to the log archive bucket.
+    to the log archive bucket. An S3 gateway endpoint in every subnet's route table carries
+    the hosts' S3 traffic (their service bundle, the Amazon Linux package repositories)
+    without NAT or the internet.
     """
 
     def __init__(
@@ -43,6 +45,8 @@ class StagedVpc(Construct):
                 ec2.SubnetConfiguration(name=DATA, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
             ],
         )
+        # Routing only: the hosts' roles decide what they may read.
+        self.s3_endpoint = self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
         self.vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_s3(flow_log_bucket, "vpc-flow-logs/"))
 
     @property

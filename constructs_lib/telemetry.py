@@ -79,10 +79,11 @@ class ServiceTelemetry(Construct):
             self._host_logs = logs.LogGroup(self, "HostLogs", retention=self._log_retention)
         return self._host_logs
 
-    def install_on_host(self, *, role: iam.IRole, user_data: ec2.UserData, service_name: str) -> None:
-        """Append to `user_data`: install the CloudWatch agent (OTLP on 127.0.0.1:4318 to X-Ray,
-        the service's log file to `host_logs`), point the service's output at that file
-        (rotated daily), restart it; grant `role` what the agent writes."""
+    def install_on_host(self, *, user_data: ec2.UserData, service_name: str) -> None:
+        """Append to `user_data` (a `boot_script`, before its health gate): install the
+        CloudWatch agent (OTLP on 127.0.0.1:4318 to X-Ray, the service's log file to
+        `host_logs`), point the service's output at that file (rotated daily), restart it.
+        The host's role needs `grant_host`."""
         config = {
             "logs": {
                 "logs_collected": {
@@ -102,7 +103,7 @@ class ServiceTelemetry(Construct):
             },
         }
         user_data.add_commands(
-            "dnf install -y amazon-cloudwatch-agent",
+            "retry dnf install -y amazon-cloudwatch-agent",
             f"install -d -m 0755 {HOST_LOG_FILE.rsplit('/', 1)[0]}",
             "mkdir -p /etc/systemd/system/scaling-app.service.d",
             "cat > /etc/systemd/system/scaling-app.service.d/telemetry.conf <<'UNIT'",
@@ -126,6 +127,9 @@ class ServiceTelemetry(Construct):
             "systemctl daemon-reload",
             "systemctl restart scaling-app",
         )
+
+    def grant_host(self, role: iam.IRole) -> None:
+        """Let a host's `role` write what its agent sends: the host log group and X-Ray."""
         self.host_logs.grant_write(role)
         grant_trace_write(role)
 

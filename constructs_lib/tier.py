@@ -8,7 +8,17 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
-from constructs_lib.instance_defaults import amazon_linux, encrypted_root_volume, session_manager_role
+from constructs_lib.instance_defaults import (
+    DEEP_HEALTH_URL,
+    HEALTH_CHECK_GRACE,
+    HEALTHY_WITHIN,
+    HOST_READY_TIMEOUT,
+    LOAD_BALANCER_SETTLE,
+    amazon_linux,
+    encrypted_root_volume,
+    session_manager_role,
+)
+from constructs_lib.user_data import add_health_gate
 
 # Same-size alternatives for a Spot pool, by CPU architecture: several families keep the
 # group running when one Spot pool is reclaimed. Sizes below medium exist only in the
@@ -19,6 +29,14 @@ _SPOT_FAMILIES = {
 }
 _BURSTABLE_FAMILIES = {ec2.InstanceArchitecture.ARM_64: ("t4g",), ec2.InstanceArchitecture.X86_64: ("t3", "t3a")}
 _BURSTABLE_ONLY_SIZES = ("nano", "micro", "small")
+# Processes a rolling update pauses so that nothing else launches or terminates hosts
+# while CloudFormation replaces them (AWS's advice). HealthCheck and ReplaceUnhealthy keep
+# running: a host that turns unhealthy mid-roll is still replaced.
+_PAUSED_DURING_ROLL = (
+    autoscaling.ScalingProcess.AZ_REBALANCE,
+    autoscaling.ScalingProcess.ALARM_NOTIFICATION,
+    autoscaling.ScalingProcess.SCHEDULED_ACTIONS,
+)
 
 
 def spot_instance_types(instance_type: str, count: int = 4) -> tuple[str, ...]:
@@ -42,9 +60,14 @@ class SpotMix:
 
 class ServiceTier(Construct):
     """One tier of hosts: an Auto Scaling group from a launch template (IMDSv2 only,
-    encrypted gp3 root volume, detailed monitoring, SSM Session Manager and no SSH key),
-    spread evenly over the given subnets' AZs, replaced when its load balancer says a
-    host is unhealthy, and rolled one instance at a time when the template changes.
+    encrypted gp3 root volume, detailed monitoring, SSM Session Manager and no SSH key,
+    the Amazon Linux 2023 release `image_name`), spread evenly over the given subnets'
+    AZs, replaced when its load balancer says a host is unhealthy. Every host signals
+    CloudFormation once `health_check_url` (default: the service's deep health check)
+    answers; the group's creation and every roll wait for those signals. A change of the
+    launch template (user data, image) rolls the group one instance at a time: each new
+    host must signal success, or the deploy fails and rolls back. `user_data` must be
+    complete: the health gate is appended last.
     `desired_capacity` is written only for a fixed-size group (min == max): in an elastic
     group it would reset whatever the scaling policies chose on every deploy. With `spot`
     the group runs a mixed instances policy (price-capacity-optimised Spot, capacity
@@ -60,11 +83,13 @@ class ServiceTier(Construct):
         subnets: ec2.SubnetSelection,
         instance_type: str,
         user_data: ec2.UserData,
+        image_name: str,
         min_capacity: int,
         max_capacity: int,
         desired_capacity: int | None = None,
         spot: SpotMix | None = None,
         notifications: list[autoscaling.NotificationConfiguration] | None = None,
+        health_check_url: str = DEEP_HEALTH_URL,
         description: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -79,7 +104,7 @@ class ServiceTier(Construct):
             self,
             "LaunchTemplate",
             instance_type=ec2.InstanceType(instance_type),
-            machine_image=amazon_linux(instance_type),
+            machine_image=amazon_linux(instance_type, image_name=image_name),
             user_data=user_data,
             role=self.role,
             security_group=self.security_group,
@@ -102,19 +127,27 @@ class ServiceTier(Construct):
             max_capacity=max_capacity,
             desired_capacity=desired_capacity if min_capacity == max_capacity else None,
             health_checks=autoscaling.HealthChecks.with_additional_checks(
-                additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=cdk.Duration.minutes(5)
+                additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=HEALTH_CHECK_GRACE
             ),
             az_capacity_distribution_strategy=autoscaling.CapacityDistributionStrategy.BALANCED_BEST_EFFORT,
             group_metrics=[autoscaling.GroupMetrics.all()],
             notifications=notifications,
+            # Creation waits for the first `min_capacity` hosts to pass the health gate.
+            signals=autoscaling.Signals.wait_for_min_capacity(timeout=HOST_READY_TIMEOUT, min_success_percentage=100),
             # CloudFormation needs MinInstancesInService below MaxSize, so a fixed-size group
-            # rolls with one instance out at a time.
+            # rolls with one instance out at a time; an elastic one adds the new host first.
             update_policy=autoscaling.UpdatePolicy.rolling_update(
                 min_instances_in_service=min(min_capacity, max_capacity - 1),
                 max_batch_size=1,
-                pause_time=cdk.Duration.minutes(5),
+                min_success_percentage=100,
+                wait_on_resource_signals=True,
+                pause_time=HOST_READY_TIMEOUT,
+                suspend_processes=list(_PAUSED_DURING_ROLL),
             ),
             default_instance_warmup=cdk.Duration.minutes(3),
+        )
+        add_health_gate(
+            user_data, resource=self.group, url=health_check_url, within=HEALTHY_WITHIN, settle=LOAD_BALANCER_SETTLE
         )
         if spot:
             acknowledge(

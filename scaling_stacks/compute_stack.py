@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudfront as cloudfront
@@ -10,7 +8,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
-from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -21,11 +18,12 @@ from constructs_lib.aws_config import SecurityConfigRules
 from constructs_lib.cloudfront_prefix_list import CloudFrontOriginFacingPrefixList
 from constructs_lib.load_balancer import TierLoadBalancer
 from constructs_lib.observability import StageMonitoring
-from constructs_lib.python_function import ASSET_EXCLUDES
+from constructs_lib.service_bundle import service_bundle
 from constructs_lib.telemetry import ServiceTelemetry
 from constructs_lib.tier import ServiceTier, SpotMix, spot_instance_types
-from constructs_lib.user_data import add_reverse_proxy, install_service
+from constructs_lib.user_data import add_reverse_proxy, boot_script, install_service
 from constructs_lib.web_server import SingleWebServer
+from constructs_lib.wheelhouse import SERVICE_DIR as SERVICE_DIR
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
 from scaling_stacks.config import STAGE_NAMES, StageConfig
@@ -34,7 +32,6 @@ from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import RDS_CA_FILE, ServiceDependencies
 from scaling_stacks.stage_signals import stage_signals
 
-SERVICE_DIR = Path(__file__).resolve().parent.parent / "service"
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 WEB_TIER_PRIORITY_BEHIND_SERVICES = 1000
 # About 80% of MySQL's default max_connections on the stage 2+ default class (m8g.large).
@@ -65,8 +62,8 @@ class ComputeStack(cdk.Stack):
         self._cache = cache
         self._dependencies = ServiceDependencies(config=config, data=data, cache=cache, async_layer=async_layer)
         self.app_config = AppConfigParameter(self, "AppConfig", variables=self._dependencies.environment(self.region))
-        # The service's code for the EC2 hosts; a change to it rolls the hosts (user data changes).
-        self._bundle = s3_assets.Asset(self, "ServiceBundle", path=str(SERVICE_DIR), exclude=ASSET_EXCLUDES)
+        # The service's code and wheels for the EC2 hosts; a change to it rolls the hosts (user data changes).
+        self._bundle = service_bundle(self, "ServiceBundle")
         self.monitoring = StageMonitoring(
             self,
             "Monitoring",
@@ -104,6 +101,7 @@ class ComputeStack(cdk.Stack):
             bundle_url=self._bundle.s3_object_url,
             environment={PARAMETER_VARIABLE: self.app_config.parameter_name, "AWS_REGION": self.region},
             rds_ca_file=RDS_CA_FILE,
+            wiring_digest=self.app_config.digest,
         )
 
     def _wire_app_host(self, host: ec2.IConnectable, role: iam.IRole) -> None:
@@ -149,6 +147,7 @@ class ComputeStack(cdk.Stack):
             subnets=self._network.network.public_subnets,
             instance_type=config.box_instance_type,
             user_data=self._service_user_data(),
+            image_name=config.host_image,
             ingress=ingress,
         )
         if not cloudfront_only:
@@ -183,13 +182,19 @@ class ComputeStack(cdk.Stack):
         config = self._config
         network = self._network
         notifications = [autoscaling.NotificationConfiguration(topic=network.alarms)]
+        app_user_data = self._service_user_data()
+        # Installed before the tier appends its health gate, so a host counts only with its collector.
+        telemetry = ServiceTelemetry(self, "Telemetry") if config.has_tracing else None
+        if telemetry is not None:
+            telemetry.install_on_host(user_data=app_user_data, service_name=config.app_name)
         app = ServiceTier(
             self,
             "AppTier",
             vpc=network.vpc,
             subnets=network.network.app_subnets,
             instance_type=config.app_instance_type,
-            user_data=self._service_user_data(),
+            user_data=app_user_data,
+            image_name=config.host_image,
             min_capacity=config.app_capacity.min,
             max_capacity=config.app_capacity.max,
             desired_capacity=config.app_capacity.desired,
@@ -197,26 +202,8 @@ class ComputeStack(cdk.Stack):
             notifications=notifications,
             description="App tier",
         )
-        if config.has_tracing:
-            assert app.launch_template.user_data is not None
-            ServiceTelemetry(self, "Telemetry").install_on_host(
-                role=app.role, user_data=app.launch_template.user_data, service_name=config.app_name
-            )
-        web_user_data = ec2.UserData.for_linux()
-        web = ServiceTier(
-            self,
-            "WebTier",
-            vpc=network.vpc,
-            subnets=network.network.app_subnets,
-            instance_type=config.web_instance_type,
-            user_data=web_user_data,
-            min_capacity=config.web_capacity.min,
-            max_capacity=config.web_capacity.max,
-            desired_capacity=config.web_capacity.desired,
-            spot=self._spot_mix(config.web_instance_type) if config.has_spot and config.web_spot else None,
-            notifications=notifications,
-            description="Web tier (reverse proxy)",
-        )
+        if telemetry is not None:
+            telemetry.grant_host(app.role)
         internal = TierLoadBalancer(
             self,
             "InternalLoadBalancer",
@@ -227,8 +214,28 @@ class ComputeStack(cdk.Stack):
             log_bucket=network.logs,
             log_prefix="alb/internal",
         )
-        web.connections.allow_to_default_port(internal.listener, "web tier to internal load balancer")
+        # Complete before the tier appends its health gate: a web host counts once a
+        # deep health check answers through its proxy, the internal load balancer and the app.
+        web_user_data = boot_script()
         add_reverse_proxy(web_user_data, upstream=internal.dns_name)
+        web = ServiceTier(
+            self,
+            "WebTier",
+            vpc=network.vpc,
+            subnets=network.network.app_subnets,
+            instance_type=config.web_instance_type,
+            user_data=web_user_data,
+            image_name=config.host_image,
+            min_capacity=config.web_capacity.min,
+            max_capacity=config.web_capacity.max,
+            desired_capacity=config.web_capacity.desired,
+            spot=self._spot_mix(config.web_instance_type) if config.has_spot and config.web_spot else None,
+            notifications=notifications,
+            description="Web tier (reverse proxy)",
+        )
+        # The web hosts' health gate goes through the app tier: create and roll it first.
+        web.group.node.add_dependency(app.group)
+        web.connections.allow_to_default_port(internal.listener, "web tier to internal load balancer")
         origin_verify = secretsmanager.Secret(
             self,
             "OriginVerifySecret",

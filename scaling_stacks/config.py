@@ -38,10 +38,17 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+# The hosts that run the service install it from a bundle of arm64 wheels.
+_GRAVITON_TYPE = re.compile(r"^([a-z]+\d+g[a-z]*|a1)\.[a-z0-9]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CACHE_NODE = re.compile(r"^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _PEAK = re.compile(r"^(?P<start>([01]\d|2[0-3]):[0-5]\d)-(?P<end>([01]\d|2[0-3]):[0-5]\d)$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,30}$")
+_HOST_IMAGE = re.compile(r"^al2023-ami-2023\.\d+\.\d{8}\.\d+-kernel-\d+\.\d+$")
+# An Amazon Linux 2023 release (AMI name without its architecture suffix). Hosts boot it
+# until someone changes this on purpose: the name is looked up once per account and region
+# and the AMI id cached in cdk.context.json, so no deploy picks up a newer image by itself.
+DEFAULT_HOST_IMAGE = "al2023-ami-2023.9.20260915.0-kernel-6.1"
 
 
 class ConfigError(ValueError):
@@ -98,6 +105,12 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
         name="app_instance_type",
         default="m8g.large",
         meaning="App tier instance type, stage 2+ (first of the Spot types at stage 4+).",
+    ),
+    ContextKey(
+        name="host_image",
+        default=DEFAULT_HOST_IMAGE,
+        meaning="Amazon Linux 2023 AMI name, without -arm64/-x86_64, that every EC2 host boots; looked up once "
+        "and cached in cdk.context.json. Changing it rolls the hosts.",
     ),
     ContextKey(
         name="db_instance_type",
@@ -190,6 +203,7 @@ class StageConfig:
     box_instance_type: str = "t4g.small"
     web_instance_type: str = "t4g.small"
     app_instance_type: str = "m8g.large"
+    host_image: str = DEFAULT_HOST_IMAGE
     db_instance_type_override: str | None = None
     mysql_version: str = "8.4"
     db_allocated_storage_gib: int = 20
@@ -417,6 +431,7 @@ def build_config(
         key = "certificate_arn" if cert else "cloudfront_certificate_arn"
         raise ConfigError(f"context key '{key}': a certificate needs domain_name to be set as well")
     instance = "an EC2 instance type such as t4g.small"
+    graviton = "a Graviton (arm64) EC2 instance type such as m7g.large: the service's bundle carries arm64 wheels"
     shards = _int("shards", get("shards"), 1, 16)
     return StageConfig(
         stage=stage,
@@ -429,9 +444,17 @@ def build_config(
         certificate_arn=cert,
         cloudfront_certificate_arn=cf_cert,
         alarm_email=_match("alarm_email", get("alarm_email"), _EMAIL, "an e-mail address"),
-        box_instance_type=_required(_match("box_instance_type", get("box_instance_type"), _INSTANCE_TYPE, instance)),
+        box_instance_type=_required(_match("box_instance_type", get("box_instance_type"), _GRAVITON_TYPE, graviton)),
         web_instance_type=_required(_match("web_instance_type", get("web_instance_type"), _INSTANCE_TYPE, instance)),
-        app_instance_type=_required(_match("app_instance_type", get("app_instance_type"), _INSTANCE_TYPE, instance)),
+        app_instance_type=_required(_match("app_instance_type", get("app_instance_type"), _GRAVITON_TYPE, graviton)),
+        host_image=_required(
+            _match(
+                "host_image",
+                get("host_image"),
+                _HOST_IMAGE,
+                f"an Amazon Linux 2023 AMI name without its architecture, such as {DEFAULT_HOST_IMAGE}",
+            )
+        ),
         db_instance_type_override=_match(
             "db_instance_type", get("db_instance_type"), _INSTANCE_TYPE, "an RDS class without 'db.', such as m7g.large"
         ),

@@ -87,6 +87,11 @@ def test_string_false_from_the_command_line_is_false() -> None:
         ({"region": "mars-1"}, "region", "'mars-1'"),
         ({"alarm_email": "nobody"}, "alarm_email", "'nobody'"),
         ({"mysql_version": "5.7"}, "mysql_version", "'5.7'"),
+        ({"host_image": "latest"}, "host_image", "'latest'"),
+        ({"host_image": "al2023-ami-2023.9.20260915.0-kernel-6.1-arm64"}, "host_image", "without its architecture"),
+        ({"host_image": "amzn2-ami-hvm-2.0.20260901.0"}, "host_image", "Amazon Linux 2023"),
+        ({"app_instance_type": "m7i.large"}, "app_instance_type", "arm64 wheels"),
+        ({"box_instance_type": "t3.small"}, "box_instance_type", "Graviton"),
     ],
 )
 def test_bad_input_names_key_value_and_what_is_allowed(context: dict[str, Any], key: str, value: str) -> None:

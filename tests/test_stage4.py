@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs_lib.aws_config import SECURITY_RULES, SecurityConfigRules
 from constructs_lib.load_balancer import TierLoadBalancer
 from constructs_lib.tier import ServiceTier, spot_instance_types
-from scaling_stacks.config import build_config
+from scaling_stacks.config import DEFAULT_HOST_IMAGE, build_config
 from tests.stage_cache import StageCache, props, resources
 
 
@@ -154,6 +154,7 @@ def test_a_scheduled_peak_holds_the_group_at_its_maximum_on_weekdays() -> None:
         subnets=subnets,
         instance_type="m7g.large",
         user_data=ec2.UserData.for_linux(),
+        image_name=DEFAULT_HOST_IMAGE,
         min_capacity=2,
         max_capacity=8,
         description="tier",

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Installs the service on Amazon Linux 2023: Python 3.11 and the service's
 # dependencies in a virtualenv, nginx in front, and both started under systemd.
+# The dependencies come from the bundle's own wheelhouse (arm64 wheels), never from
+# PyPI, so a host boots with only the Amazon Linux repositories (in S3) reachable.
 # Run as root from the unpacked service (normally /opt/scaling-app/deploy/install.sh)
 # after /etc/scaling-app/env has been written (deploy/write_env.py). Safe to re-run.
 # The service migrates its schema when it starts; `systemctl status scaling-app`
@@ -12,8 +14,6 @@ package_dir="$(dirname "$deploy_dir")"
 home=/var/lib/scaling-app
 
 dnf install -y python3.11 python3.11-pip nginx
-# For dependencies that have no prebuilt wheel for this platform.
-dnf install -y gcc python3.11-devel
 
 id scaling-app >/dev/null 2>&1 || useradd --system --home-dir "$home" --shell /sbin/nologin scaling-app
 install -d -o scaling-app -g scaling-app -m 0755 "$home" "$home/python"
@@ -24,8 +24,8 @@ install -d -m 0755 /etc/scaling-app
 ln -sfn "$package_dir" "$home/python/service"
 
 python3.11 -m venv "$home/venv"
-"$home/venv/bin/pip" install --quiet --upgrade pip
-"$home/venv/bin/pip" install --quiet -r "$package_dir/requirements.txt"
+"$home/venv/bin/pip" install --quiet --no-index --find-links "$package_dir/wheelhouse" \
+    -r "$package_dir/requirements.txt" -c "$package_dir/constraints.txt"
 
 # One worker process per core unless the configuration says otherwise.
 install -d -m 0755 /etc/systemd/system/scaling-app.service.d

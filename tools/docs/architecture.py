@@ -340,7 +340,8 @@ _DESCRIBE: dict[str, Callable[[Inventory, Resource], str]] = {
     "AWS::WAFv2::WebACL": lambda inv, r: f"WAF web ACL\n{len(r.properties.get('Rules', []))} rules",
     "AWS::EC2::VPCEndpoint": lambda inv, r: (
         f"{r.properties.get('VpcEndpointType', 'Gateway').lower()} endpoint\n"
-        f"{str(r.properties.get('ServiceName', '')).rsplit('.', 1)[-1]}"
+        # The last word of the name, also when it is an Fn::Join (com.amazonaws.<region>.s3).
+        f"{re.findall(r'[a-z0-9-]+', str(r.properties.get('ServiceName', '')))[-1]}"
     ),
     "AWS::Route53::RecordSet": lambda inv, r: f"Route 53 {r.properties.get('Type', '')} record",
 }
