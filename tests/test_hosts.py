@@ -327,11 +327,12 @@ def _with_image(stage: SynthesizedStage, image_id: str) -> AppTemplates:
 
 
 def test_the_plan_shows_an_image_change_as_a_roll_of_the_hosts_and_nothing_else(stages: StageCache) -> None:
-    # The box is replaced; its Elastic IP and status alarm follow the new instance id.
-    box_roll = [("AWS::CloudWatch::Alarm", "modify"), ("AWS::EC2::EIP", "modify"), ("AWS::EC2::Instance", "replace")]
-    tier_roll = [("AWS::EC2::LaunchTemplate", "modify")] * 2
-    for stage, expected in ((0, box_roll), (4, tier_roll)):
+    # The box is replaced; its Elastic IP and the alarms that watch it follow the new instance id.
+    box_roll = {("AWS::CloudWatch::Alarm", "modify"), ("AWS::EC2::EIP", "modify"), ("AWS::EC2::Instance", "replace")}
+    tier_roll = {("AWS::EC2::LaunchTemplate", "modify")}
+    for stage, expected, count in ((0, box_roll, None), (4, tier_roll, 2)):
         plan = plan_stages(stages[stage], _with_image(stages[stage], "ami-0fedcba9876543210"), stage, stage)
-        changes = sorted((change.type, change.action) for stack in plan.stacks for change in stack.changes)
-        assert changes == expected, stage
+        changes = [(change.type, change.action) for stack in plan.stacks for change in stack.changes]
+        assert set(changes) == expected, stage
+        assert count is None or len(changes) == count, stage
         assert not plan.blocking
