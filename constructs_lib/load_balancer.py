@@ -129,7 +129,7 @@ class TierLoadBalancer(Construct):
         paths: list[str],
         target_group: elbv2.IApplicationTargetGroup,
         priority: int,
-        once_serving: cdk.CfnResource,
+        once_serving: Construct,
     ) -> elbv2.CfnListenerRule:
         """Send requests for `paths` to `target_group`, created only after `once_serving` (the
         service whose tasks fill the group) is stable, so the rule never points at a group

@@ -118,5 +118,5 @@ class MicroservicesStack(cdk.Stack):
                 paths=paths,
                 target_group=service.target_group,
                 priority=priority,
-                once_serving=service.service.node.default_child,
+                once_serving=service.service,
             )
