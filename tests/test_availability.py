@@ -105,6 +105,13 @@ def test_every_adjacent_upgrade_keeps_viewers_on_a_healthy_origin(stages: StageC
     assert "0 outage window(s)" in plan.verdict and plan.exit_code == 0
 
 
+def test_without_a_domain_0_to_1_warns_that_the_address_changes(stages: StageCache) -> None:
+    plan = plan_stages(stages[0], stages[1], 0, 1)
+    (change,) = [f for f in plan.findings if f.kind == "address-change"]
+    assert change.severity == "warning" and change.subject == "scaling-compute/BoxSecurityGroup794CE086"
+    assert "CloudFront domain" in change.message and "domain_name" in change.message
+
+
 def _without_dependency(stage: SynthesizedStage, stack: str, logical_id: str) -> SynthesizedStage:
     templates = copy.deepcopy(dict(stage.templates))
     templates[stack]["Resources"][logical_id].pop("DependsOn")
