@@ -21,7 +21,8 @@ from scaling_stacks.assembly import SynthesizedStage
 from tests.small_apps import synth
 from tests.stage_cache import ALL_STAGES, StageCache, props, resources
 from tools.stage_plan import AppTemplates, Plan, build_plan, plan_stages
-from tools.stage_plan.render import to_json, to_text
+from tools.stage_plan.__main__ import parse_args
+from tools.stage_plan.render import to_json, to_markdown, to_text
 
 UPGRADES = [(stage, stage + 1) for stage in ALL_STAGES[:-1]]
 DOMAIN = {
@@ -270,6 +271,21 @@ def test_catches_an_origin_deleted_before_the_edge_moved(small_apps: dict[str, A
     plan = _plan(small_apps["edge-before"], small_apps["edge-after"])
     assert _windows(plan)["compute/OldLb"] == "deleted while edge/Cdn still use it"
     assert set(_windows(plan)) == {"compute/BoxGroup", "compute/OldLb"}
+
+
+def test_windows_reach_every_format_and_can_be_accepted(small_apps: dict[str, AppTemplates]) -> None:
+    before, after = small_apps["edge-before"], small_apps["edge-after"]
+    plan = _plan(before, after)
+    assert "OUTAGE compute compute/OldLb: deleted while edge/Cdn still use it" in to_text(plan)
+    assert "#### Availability, step by step in deploy order" in to_markdown(plan)
+    assert [w["resource"] for w in json.loads(to_json(plan))["outage_windows"]] == [
+        w.resource for w in plan.outage_windows
+    ]
+    accepted = build_plan(
+        before, after, before_label="a", after_label="b", direction="upgrade", destroy_context="", allow_outage=True
+    )
+    assert accepted.exit_code == 0 and "accepted with --allow-outage" in accepted.verdict
+    assert parse_args(["--from", "0", "--to", "1", "--allow-outage"]).allow_outage
 
 
 def test_the_safe_order_leaves_only_the_dns_ttl(small_apps: dict[str, AppTemplates]) -> None:
