@@ -108,7 +108,7 @@ class FargateMicroservice(Construct):
             vpc_subnets=subnets,
             security_groups=[self.security_group],
             assign_public_ip=False,
-            desired_count=min_tasks,
+            # No DesiredCount: auto scaling owns the count, and a fixed one would reset it on every deploy.
             min_healthy_percent=100,
             max_healthy_percent=200,
             health_check_grace_period=cdk.Duration.seconds(60),

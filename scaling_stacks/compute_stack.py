@@ -5,11 +5,11 @@ from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_elasticloadbalancingv2_targets as elbv2_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
-from aws_cdk import aws_route53_targets as targets
-from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
@@ -32,16 +32,20 @@ from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import RDS_CA_FILE, ServiceDependencies
 from scaling_stacks.stage_signals import stage_signals
 
-ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
-WEB_TIER_PRIORITY_BEHIND_SERVICES = 1000
+PUBLIC_PORTS = (80, 443)
+BOX_PUBLIC_REASON = (
+    "At stage 0 the single box is the public web server: HTTP/HTTPS (80/443 only) must be open "
+    "to everyone; from stage 1 only the site's internal load balancer reaches it."
+)
 # About 80% of MySQL's default max_connections on the stage 2+ default class (m8g.large).
 DB_CONNECTIONS_ALARM = 500
 
 
 class ComputeStack(cdk.Stack):
-    """Where requests are served: the single box (stages 0-1), then a web tier behind a
-    public load balancer and an app tier behind an internal one (stage 2+).
-    `origin` is what CloudFront should send dynamic requests to."""
+    """Where requests are served: the single box (stages 0-1, public at stage 0, behind the
+    site's internal load balancer at stage 1), then a web tier behind that same load balancer
+    and an app tier behind a second internal one (stage 2+). `origin` is what CloudFront
+    should send dynamic requests to: a VPC origin for the site's load balancer."""
 
     def __init__(
         self,
@@ -75,6 +79,7 @@ class ComputeStack(cdk.Stack):
         self.origin: cloudfront.IOrigin | None = None
         self.origin_plain_http_reason: str | None = None
         self.box: SingleWebServer | None = None
+        self.box_public_ports: tuple[int, ...] = ()
         cloudfront_only = CloudFrontOriginFacingPrefixList(self, "CloudFrontPrefixList") if config.has_edge else None
         if config.has_single_box:
             self._add_single_box(cloudfront_only)
@@ -136,10 +141,11 @@ class ComputeStack(cdk.Stack):
 
     def _add_single_box(self, cloudfront_only: CloudFrontOriginFacingPrefixList | None) -> None:
         config = self._config
-        if cloudfront_only:
-            ingress = [(cloudfront_only.peer, ec2.Port.tcp(80))]
-        else:
-            ingress = [(ec2.Peer.any_ipv4(), ec2.Port.tcp(80)), (ec2.Peer.any_ipv4(), ec2.Port.tcp(443))]
+        public_ports = () if cloudfront_only else PUBLIC_PORTS
+        # With a domain the DNS stack, deployed last, opens the public box: at 0->1 that stack
+        # moves the record to CloudFront before it drops the rules, so the box closes only after
+        # DNS has moved (viewers with the old record cached lose it for at most DNS_TTL).
+        self.box_public_ports = public_ports if config.has_dns else ()
         box = SingleWebServer(
             self,
             "Box",
@@ -148,35 +154,83 @@ class ComputeStack(cdk.Stack):
             instance_type=config.box_instance_type,
             user_data=self._service_user_data(),
             image_name=config.host_image,
-            ingress=ingress,
+            ingress=[] if config.has_dns else [(ec2.Peer.any_ipv4(), ec2.Port.tcp(port)) for port in public_ports],
         )
-        if not cloudfront_only:
-            acknowledge(
-                box.security_group,
-                "AwsSolutions-EC23",
-                "At stage 0 the single box is the public web server: HTTP/HTTPS (80/443 only) "
-                "must be open to everyone; from stage 1 only CloudFront reaches it.",
-            )
+        if public_ports and not config.has_dns:
+            acknowledge(box.security_group, "AwsSolutions-EC23", BOX_PUBLIC_REASON)
         self._wire_app_host(box, box.role)
         self.monitoring.monitor_instance_status(name="Box", instance_id=box.instance.instance_id)
         self.box = box
-        # Published as a parameter so the edge stack reads one finished name: an Fn::Split
-        # over another stack's output is not something cfn-lint (or every tool) accepts.
-        origin_domain = ssm.StringParameter(
-            self,
-            "BoxOriginDomain",
-            description="Public DNS name of the single box, CloudFront's origin",
-            string_value=_ec2_public_dns_name(box.public_ip, config.region),
-        )
-        self.origin = origins.HttpOrigin(
-            origin_domain.string_value,
-            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
-        )
-        self.origin_plain_http_reason = (
-            "The stage-1 single box has no TLS certificate of its own; it accepts port 80 "
-            "only from CloudFront's origin-facing addresses, and HTTPS ends at CloudFront."
-        )
         cdk.CfnOutput(self, "BoxPublicIp", value=box.public_ip)
+        if cloudfront_only:
+            # The same instance as at stage 0 (no replacement): the site's load balancer is
+            # CloudFront's VPC origin and the box's only client; stage 2 points it at the web tier.
+            site = self._add_site_load_balancer(
+                cloudfront_only, targets=[elbv2_targets.InstanceTarget(box.instance, 80)], targets_id="BoxTargets"
+            )
+            box.connections.allow_from(site.load_balancer, ec2.Port.tcp(80), "the site load balancer to the box")
+
+    def _add_site_load_balancer(
+        self,
+        cloudfront_only: CloudFrontOriginFacingPrefixList,
+        *,
+        targets: list[elbv2.IApplicationLoadBalancerTarget],
+        targets_id: str = "Targets",
+    ) -> TierLoadBalancer:
+        """The internal load balancer CloudFront reaches through a VPC origin, from stage 1 on:
+        the same resource at every stage, so the edge never changes origin when the box goes."""
+        config = self._config
+        network = self._network
+        site = TierLoadBalancer(
+            self,
+            "SiteLoadBalancer",
+            vpc=network.vpc,
+            subnets=network.network.app_subnets,
+            # VPC origin traffic arrives from CloudFront's origin-facing addresses, through
+            # network interfaces CloudFront puts in these subnets; an internal load balancer
+            # is reached by nothing outside the VPC but this account's own VPC origins.
+            allowed_peer=cloudfront_only.peer,
+            targets=targets,
+            targets_id=targets_id,
+            log_bucket=network.logs,
+            log_prefix="alb/site",
+            certificate_arn=config.certificate_arn,
+        )
+        origin_domain = None
+        if config.alb_https and config.has_dns:
+            assert config.hosted_zone_id and config.hosted_zone_name and config.domain_name
+            zone = route53.HostedZone.from_hosted_zone_attributes(
+                self, "Zone", hosted_zone_id=config.hosted_zone_id, zone_name=config.hosted_zone_name
+            )
+            origin_record = route53.ARecord(
+                self,
+                "OriginRecord",
+                zone=zone,
+                record_name=f"origin.{config.domain_name}",
+                target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(site.load_balancer)),
+            )
+            origin_domain = origin_record.domain_name
+        self.origin = origins.VpcOrigin.with_application_load_balancer(
+            site.load_balancer,
+            domain_name=origin_domain,
+            http_port=80,
+            https_port=443,
+            protocol_policy=(
+                cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+                if config.alb_https
+                else cloudfront.OriginProtocolPolicy.HTTP_ONLY
+            ),
+            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+        )
+        if not config.alb_https:
+            self.origin_plain_http_reason = (
+                "CloudFront reaches the internal load balancer through a VPC origin, inside the VPC "
+                "and never across the internet; without certificate_arn the load balancer has no "
+                "certificate to serve. Set domain_name and certificate_arn for HTTPS to the origin."
+            )
+        cdk.CfnOutput(self, "SiteLoadBalancerDns", value=site.dns_name)
+        self.site_load_balancer = site
+        return site
 
     def _add_tiers(self, cloudfront_only: CloudFrontOriginFacingPrefixList) -> None:
         config = self._config
@@ -209,8 +263,7 @@ class ComputeStack(cdk.Stack):
             "InternalLoadBalancer",
             vpc=network.vpc,
             subnets=network.network.app_subnets,
-            internet_facing=False,
-            target_group=app.group,
+            targets=[app.group],
             log_bucket=network.logs,
             log_prefix="alb/internal",
         )
@@ -236,40 +289,10 @@ class ComputeStack(cdk.Stack):
         # The web hosts' health gate goes through the app tier: create and roll it first.
         web.group.node.add_dependency(app.group)
         web.connections.allow_to_default_port(internal.listener, "web tier to internal load balancer")
-        origin_verify = secretsmanager.Secret(
-            self,
-            "OriginVerifySecret",
-            description="Header value CloudFront adds so the public load balancer can reject direct requests",
-            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            origin_verify,
-            "AwsSolutions-SMG4",
-            "The origin-verify header value is written into CloudFront and the ALB rule at "
-            "deploy time; rotating it needs both updated together, so it is rotated by "
-            "redeploying, and it is defence in depth behind the CloudFront-only prefix list.",
-        )
-        public = TierLoadBalancer(
-            self,
-            "PublicLoadBalancer",
-            vpc=network.vpc,
-            subnets=network.network.public_subnets,
-            internet_facing=True,
-            allowed_peer=cloudfront_only.peer,
-            target_group=web.group,
-            log_bucket=network.logs,
-            log_prefix="alb/public",
-            certificate_arn=config.certificate_arn,
-            required_header=(ORIGIN_VERIFY_HEADER, origin_verify.secret_value.unsafe_unwrap()),
-            # Stage 6 routes API paths to the services with rules that must be evaluated
-            # first; the web tier's rule moves behind them (an in-place rule update).
-            forward_priority=WEB_TIER_PRIORITY_BEHIND_SERVICES if config.has_microservices else 1,
-        )
-        self.public_load_balancer = public
+        site = self._add_site_load_balancer(cloudfront_only, targets=[web.group])
         self._wire_app_host(app, app.role)
         for tier_name, tier, capacity, load_balancer in (
-            ("WebTier", web, config.web_capacity, public),
+            ("WebTier", web, config.web_capacity, site),
             ("AppTier", app, config.app_capacity, internal),
         ):
             if config.elastic_compute and capacity.elastic:
@@ -283,37 +306,6 @@ class ComputeStack(cdk.Stack):
                     load_balancer=load_balancer.load_balancer,
                     target_group=load_balancer.target_group,
                 )
-        origin_domain = public.dns_name
-        if config.alb_https and config.has_dns:
-            assert config.hosted_zone_id and config.hosted_zone_name and config.domain_name
-            zone = route53.HostedZone.from_hosted_zone_attributes(
-                self, "Zone", hosted_zone_id=config.hosted_zone_id, zone_name=config.hosted_zone_name
-            )
-            origin_record = route53.ARecord(
-                self,
-                "OriginRecord",
-                zone=zone,
-                record_name=f"origin.{config.domain_name}",
-                target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(public.load_balancer)),
-            )
-            origin_domain = origin_record.domain_name
-        self.origin = origins.HttpOrigin(
-            origin_domain,
-            protocol_policy=(
-                cloudfront.OriginProtocolPolicy.HTTPS_ONLY
-                if config.alb_https
-                else cloudfront.OriginProtocolPolicy.HTTP_ONLY
-            ),
-            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
-            custom_headers={ORIGIN_VERIFY_HEADER: origin_verify.secret_value.unsafe_unwrap()},
-        )
-        if not config.alb_https:
-            self.origin_plain_http_reason = (
-                "No certificate_arn is configured, so the ALB has no certificate to serve; it "
-                "accepts only CloudFront's origin-facing addresses carrying the secret "
-                "origin-verify header. Set domain_name and certificate_arn for HTTPS to the origin."
-            )
-        cdk.CfnOutput(self, "PublicLoadBalancerDns", value=public.dns_name)
         self.web_tier = web
         self.app_tier = app
         self.internal_load_balancer = internal
@@ -325,10 +317,3 @@ class ComputeStack(cdk.Stack):
             spot_percentage=config.spot_percentage,
             instance_types=spot_instance_types(instance_type),
         )
-
-
-def _ec2_public_dns_name(ip: str, region: str) -> str:
-    """The public DNS name EC2 gives an Elastic IP; CloudFront origins need a name, not an IP."""
-    dashed = cdk.Fn.join("-", cdk.Fn.split(".", ip))
-    suffix = "compute-1.amazonaws.com" if region == "us-east-1" else f"{region}.compute.amazonaws.com"
-    return f"ec2-{dashed}.{suffix}"

@@ -87,7 +87,7 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ContextKey(
         name="certificate_arn",
         default=None,
-        meaning="ACM certificate in the app's region for the ALB (HTTPS from stage 2).",
+        meaning="ACM certificate in the app's region for the site ALB (HTTPS to the origin from stage 1).",
     ),
     ContextKey(
         name="cloudfront_certificate_arn",

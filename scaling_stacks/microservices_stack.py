@@ -18,20 +18,23 @@ from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import ServiceDependencies
 
-# Public ALB rules, lowest priority first. A rule holds at most five condition values
-# (the origin-verify header is one), and /users/*/posts must win over /users/*.
+# The site load balancer's rules, lowest priority first: /users/*/posts must win over /users/*.
+# Each is created only once its service's tasks pass their health checks; until then (and
+# whatever no rule matches) the web tier, the listener's default, serves the path.
 ROUTES: tuple[tuple[int, str, list[str]], ...] = (
     (10, "posts", ["/posts", "/posts/*", "/media/*"]),
     (11, "posts", ["/users/*/posts", "/users/*/feed"]),
     (20, "users", ["/users", "/users/*", "/sessions"]),
     (21, "users", ["/me", "/me/*"]),
 )
+# Behind every route: the rules that associate each service's target group with the listener.
+HOLD_PRIORITY = 900
 
 
 class MicroservicesStack(cdk.Stack):
     """Stage 6: the monolith split into a users service and a posts service on ECS
     Fargate (with Fargate Spot), built from `service/`, registered in a private Cloud Map
-    namespace and routed to by path from the public load balancer; whatever no rule
+    namespace and routed to by path from the site's load balancer once they serve; whatever no rule
     matches still goes to the web tier."""
 
     def __init__(
@@ -100,9 +103,24 @@ class MicroservicesStack(cdk.Stack):
             )
         # Only the posts service writes posts, uploads media and emits post events.
         dependencies.grant_post_data(posts.task_definition.task_role)
-        public = compute.public_load_balancer
+        site = compute.site_load_balancer
         by_name = {"users": users, "posts": posts}
+        for offset, service in enumerate((users, posts)):
+            hold = site.hold_for(
+                self,
+                f"Hold{service.name.title()}",
+                target_group=service.target_group,
+                priority=HOLD_PRIORITY + offset,
+                path=next(paths[0] for _, name, paths in ROUTES if name == service.name),
+            )
+            service.service.node.add_dependency(hold)
         for priority, name, paths in ROUTES:
-            public.route(
-                self, f"Route{priority}", paths=paths, target_group=by_name[name].target_group, priority=priority
+            service = by_name[name]
+            site.route(
+                self,
+                f"Route{priority}",
+                paths=paths,
+                target_group=service.target_group,
+                priority=priority,
+                once_serving=service.service,
             )

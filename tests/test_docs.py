@@ -65,7 +65,7 @@ def test_stage_0_draws_one_box_and_stage_2_the_tiers_in_their_subnets(stages: St
     assert placed(0, "AWS::RDS::DBInstance") == ["Isolated"]
     assert placed(2, "AWS::EC2::Instance") == []
     assert placed(2, "AWS::AutoScaling::AutoScalingGroup") == ["Private", "Private"]
-    assert sorted(placed(2, "AWS::ElasticLoadBalancingV2::LoadBalancer")) == ["Private", "Public"]
+    assert placed(2, "AWS::ElasticLoadBalancingV2::LoadBalancer") == ["Private", "Private"], "both internal"
     assert placed(2, "AWS::CloudFront::Distribution") == [None]
 
     two = stage_docs(stages[2], prices).architecture

@@ -164,8 +164,7 @@ def test_a_scheduled_peak_holds_the_group_at_its_maximum_on_weekdays() -> None:
         "Lb",
         vpc=vpc,
         subnets=subnets,
-        internet_facing=False,
-        target_group=tier.group,
+        targets=[tier.group],
         log_bucket=s3.Bucket(stack, "Logs"),
         log_prefix="lb",
     )

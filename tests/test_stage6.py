@@ -1,4 +1,4 @@
-"""Stage 6: services on Fargate behind the public ALB, Cloud Map, SNS fan-out, Kinesis."""
+"""Stage 6: services on Fargate behind the site load balancer, Cloud Map, SNS fan-out, Kinesis."""
 
 from __future__ import annotations
 
@@ -36,17 +36,29 @@ def test_fargate_services_with_spot_circuit_breaker_and_cloud_map(stages: StageC
     assert len(only(stage, "AWS::ApplicationAutoScaling::ScalableTarget")) == len(services)
 
 
-def test_public_alb_routes_paths_to_services_before_the_web_tier(stages: StageCache) -> None:
+def test_the_site_load_balancer_routes_paths_to_services_and_the_rest_to_the_web_tier(stages: StageCache) -> None:
     rules = only(stages[6], "AWS::ElasticLoadBalancingV2::ListenerRule")
-    routed = [r for r in rules if any(c["Field"] == "path-pattern" for c in r["Conditions"])]
-    web_tier = [r for r in rules if r not in routed]
-    assert len(routed) >= 2 and len(web_tier) == 1
-    assert max(r["Priority"] for r in routed) < web_tier[0]["Priority"]
+    holds = [r for r in rules if "ForwardConfig" in r["Actions"][0]]
+    routed = [r for r in rules if r not in holds]
+    assert len(routed) == 4 and len(holds) == 2
+    assert max(r["Priority"] for r in routed) < min(r["Priority"] for r in holds), "routes win over the hold rules"
     for rule in routed:
-        assert {c["Field"] for c in rule["Conditions"]} == {"path-pattern", "http-header"}, "CloudFront-only"
-        assert sum(len(c.get("PathPatternConfig", {}).get("Values", [])) for c in rule["Conditions"]) <= 4
-    before_stage6 = only(stages[5], "AWS::ElasticLoadBalancingV2::ListenerRule")
-    assert [r["Priority"] for r in before_stage6] == [1]
+        assert [c["Field"] for c in rule["Conditions"]] == ["path-pattern"]
+        assert [a["Type"] for a in rule["Actions"]] == ["forward"]
+    compute = stages[6].templates["scaling-compute"]["Resources"]
+    listener = next(
+        r["Properties"]
+        for logical_id, r in compute.items()
+        if r["Type"] == "AWS::ElasticLoadBalancingV2::Listener" and logical_id.startswith("SiteLoadBalancer")
+    )
+    (default,) = listener["DefaultActions"]
+    web_tier = next(
+        r["Properties"]
+        for logical_id, r in compute.items()
+        if r["Type"] == "AWS::AutoScaling::AutoScalingGroup" and logical_id.startswith("WebTier")
+    )
+    assert web_tier["TargetGroupARNs"] == [default["TargetGroupArn"]], "whatever no rule matches goes to the web tier"
+    assert not only(stages[5], "AWS::ElasticLoadBalancingV2::ListenerRule")
 
 
 def test_post_events_fan_out_to_queues(stages: StageCache) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,10 +16,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 
 from scaling_stacks.assembly import SynthesizedStage
+from tests.small_apps import synth as _synth
 from tests.stage_cache import ALL_STAGES, StageCache
-from tools.stage_plan import AppTemplates, Plan, build_plan, plan_stages
+from tools.stage_plan import AppTemplates, Plan, build_plan, plan_stages, resource_diff
 from tools.stage_plan.__main__ import main
+from tools.stage_plan.in_place import IN_PLACE_CHANGES
 from tools.stage_plan.render import to_json, to_markdown, to_text
+from tools.stage_plan.schemas import ReplacementRules, replacement_rules
 from tools.stage_plan.stateful import STATEFUL_TYPES
 
 PAIRS = [(before, after) for before in ALL_STAGES for after in ALL_STAGES if before != after]
@@ -128,16 +131,6 @@ def test_bad_input_gets_one_clear_line(capsys: pytest.CaptureFixture[str], argv:
 
 
 # -- small apps, each holding the hazards the plan must catch ---------------------------------------
-
-
-def _synth(outdir: Path, build: Callable[[cdk.App], None]) -> AppTemplates:
-    app = cdk.App(outdir=str(outdir))
-    build(app)
-    stacks = app.synth().stacks
-    return AppTemplates(
-        templates={stack.stack_name: stack.template for stack in stacks},
-        deploy_order=tuple(stack.stack_name for stack in stacks),
-    )
 
 
 def _hazard_app(app: cdk.App, *, after: bool) -> None:
@@ -270,6 +263,56 @@ def test_a_weak_reference_to_a_deleted_resource_warns_of_the_gap() -> None:
     )
     plan = _plan(before, after, "upgrade")
     assert [(f.severity, f.kind, f.stack) for f in plan.findings] == [("warning", "availability", "edge")]
-    assert "safe" in plan.verdict and "1 warning" in plan.verdict
+    assert [(w.stack, w.resource) for w in plan.outage_windows] == [("compute", "compute/Box")]
+    assert "OUTAGE: 1 outage window" in plan.verdict and plan.exit_code == 1
     broken = AppTemplates(templates={**after.templates, "edge": edge("BoxIp")}, deploy_order=after.deploy_order)
     assert [f.kind for f in _plan(before, broken, "upgrade").blocking] == ["broken-reference"]
+
+
+# -- conditionally create-only properties of stateful resources ------------------------------------
+
+
+def _posts_key_changed(stages: StageCache) -> Plan:
+    """Stage 5 -> 6 with the posts table's sort key renamed at stage 6."""
+    templates = copy.deepcopy(dict(stages[6].templates))
+    table = next(
+        resource
+        for template in templates.values()
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource["Type"] == "AWS::DynamoDB::Table" and logical_id.startswith("AppTable")
+    )
+    table["Properties"]["KeySchema"][-1]["AttributeName"] = "renamed"
+    return plan_stages(stages[5], dataclasses.replace(stages[6], templates=templates), 5, 6)
+
+
+def _blocks_on_the_posts_table(plan: Plan) -> bool:
+    return plan.exit_code == 1 and any(
+        f.kind == "data-loss" and f.subject.startswith("AppTable") and "KeySchema changes" in f.message
+        for f in plan.blocking
+    )
+
+
+def test_a_key_schema_change_to_the_posts_table_blocks_the_upgrade(stages: StageCache) -> None:
+    assert _blocks_on_the_posts_table(_posts_key_changed(stages))
+
+
+def test_the_posts_check_goes_red_without_conditional_create_only_detection(
+    stages: StageCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def create_only_only(resource_type: str) -> ReplacementRules:
+        return dataclasses.replace(replacement_rules(resource_type), conditional=())
+
+    monkeypatch.setattr(resource_diff, "replacement_rules", create_only_only)
+    assert not _blocks_on_the_posts_table(_posts_key_changed(stages))
+
+
+def test_documented_in_place_changes_are_real_conditional_properties_with_a_source() -> None:
+    for change in IN_PLACE_CHANGES:
+        conditional = {"/".join(steps) for steps in replacement_rules(change.resource_type).conditional}
+        assert change.property in conditional, change
+        assert change.source.startswith("https://docs.aws.amazon.com/") and change.behaviour, change
+
+
+def test_multi_az_at_stage_2_stays_an_in_place_change(plans: PlanCache) -> None:
+    database = next(c for s in plans[1, 2].stacks for c in s.changes if c.type == "AWS::RDS::DBInstance" and c.stateful)
+    assert database.action == "modify" and "MultiAZ" in database.properties

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from scaling_stacks.assembly import SynthesizedStage
 from tests.stage_cache import StageCache, props, resources
 
 
@@ -92,13 +93,11 @@ def test_buckets_are_private_encrypted_tls_only_and_retained(stages: StageCache)
         )
 
 
-def test_stage_2_has_two_tiers_behind_two_load_balancers(stages: StageCache) -> None:
+def test_stage_2_has_two_tiers_behind_two_internal_load_balancers(stages: StageCache) -> None:
     stage = stages[2]
     assert not resources(stage, "AWS::EC2::Instance"), "the single box is gone at stage 2"
-    balancers = {
-        props(lb)["Scheme"]: lb for lb in resources(stage, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
-    }
-    assert set(balancers) == {"internet-facing", "internal"}
+    balancers = [props(lb)["Scheme"] for lb in resources(stage, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()]
+    assert balancers == ["internal", "internal"]
     groups = resources(stage, "AWS::AutoScaling::AutoScalingGroup")
     assert len(groups) == 2
     for group in groups.values():
@@ -110,41 +109,55 @@ def test_stage_2_has_two_tiers_behind_two_load_balancers(stages: StageCache) -> 
     assert not database["DBInstanceClass"].startswith("db.t"), "a dedicated class, not burstable"
 
 
-def test_stage_2_cloudfront_default_origin_is_the_public_alb(stages: StageCache) -> None:
-    stage = stages[2]
-    config = props(only(resources(stage, "AWS::CloudFront::Distribution")))["DistributionConfig"]
-    default_origin = next(o for o in config["Origins"] if o["Id"] == config["DefaultCacheBehavior"]["TargetOriginId"])
-    public = next(
+def _site_load_balancer(stage: SynthesizedStage) -> str:
+    return next(
         logical_id
         for logical_id, lb in stage.templates["scaling-compute"]["Resources"].items()
-        if lb["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer" and lb["Properties"]["Scheme"] == "internet-facing"
+        if lb["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer" and logical_id.startswith("SiteLoadBalancer")
     )
-    assert public in json.dumps(default_origin["DomainName"])
-    assert default_origin["OriginCustomHeaders"][0]["HeaderName"] == "X-Origin-Verify"
 
 
-def test_stage_2_public_alb_only_answers_cloudfront(stages: StageCache) -> None:
-    compute = stages[2].templates["scaling-compute"]["Resources"]
-    public_ingress = [
+@pytest.mark.parametrize("stage_number", [1, 2])
+def test_cloudfront_reaches_the_site_load_balancer_through_a_vpc_origin(stages: StageCache, stage_number: int) -> None:
+    stage = stages[stage_number]
+    config = props(only(resources(stage, "AWS::CloudFront::Distribution")))["DistributionConfig"]
+    default_origin = next(o for o in config["Origins"] if o["Id"] == config["DefaultCacheBehavior"]["TargetOriginId"])
+    assert "CustomOriginConfig" not in default_origin and "OriginCustomHeaders" not in default_origin
+    vpc_origin_id = default_origin["VpcOriginConfig"]["VpcOriginId"]["Fn::GetAtt"][0]
+    endpoint = stage.templates["scaling-edge"]["Resources"][vpc_origin_id]["Properties"]["VpcOriginEndpointConfig"]
+    output = endpoint["Arn"]["Fn::GetStackOutput"]["OutputName"]
+    assert stage.templates["scaling-compute"]["Outputs"][output]["Value"] == {"Ref": _site_load_balancer(stage)}
+
+
+@pytest.mark.parametrize("stage_number", [1, 2])
+def test_the_site_load_balancer_admits_only_cloudfront_and_forwards_everything(
+    stages: StageCache, stage_number: int
+) -> None:
+    compute = stages[stage_number].templates["scaling-compute"]["Resources"]
+    site_ingress = [
         r["Properties"]
         for r in compute.values()
         if r["Type"] == "AWS::EC2::SecurityGroupIngress"
-        and "PublicLoadBalancer" in json.dumps(r["Properties"]["GroupId"])
+        and "SiteLoadBalancer" in json.dumps(r["Properties"]["GroupId"])
     ]
-    assert public_ingress and all("SourcePrefixListId" in rule for rule in public_ingress)
+    assert site_ingress and all("SourcePrefixListId" in rule for rule in site_ingress)
     listener = next(
-        r["Properties"]
+        r
         for r in compute.values()
         if r["Type"] == "AWS::ElasticLoadBalancingV2::Listener"
-        and "PublicLoadBalancer" in json.dumps(r["Properties"]["LoadBalancerArn"])
+        and "SiteLoadBalancer" in json.dumps(r["Properties"]["LoadBalancerArn"])
     )
-    assert listener["DefaultActions"][0]["Type"] == "fixed-response"
-    rules = [r["Properties"] for r in compute.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"]
-    assert any(c["Field"] == "http-header" for rule in rules for c in rule["Conditions"])
-    for group in compute.values():
-        if group["Type"] == "AWS::EC2::SecurityGroup":
-            for rule in group["Properties"].get("SecurityGroupIngress", []):
-                assert rule.get("CidrIp") != "0.0.0.0/0", "nothing but CloudFront reaches stage 2"
+    assert [action["Type"] for action in listener["Properties"]["DefaultActions"]] == ["forward"]
+    assert not [r for r in compute.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"]
+    assert not [r for r in compute.values() if r["Type"] == "AWS::SecretsManager::Secret"], "no origin-verify secret"
+
+
+def test_stage_1_keeps_the_stage_0_box_and_serves_it_through_the_site_load_balancer(stages: StageCache) -> None:
+    box = {k: v for k, v in resources(stages[0], "AWS::EC2::Instance").items()}
+    assert set(box) == set(resources(stages[1], "AWS::EC2::Instance")), "the same instance: not replaced at 0->1"
+    compute = stages[1].templates["scaling-compute"]["Resources"]
+    target_group = next(r for r in compute.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert target_group["Properties"]["Targets"] == [{"Id": {"Ref": next(iter(box)).split("/")[1]}, "Port": 80}]
 
 
 def test_https_listener_with_a_certificate(stages: StageCache) -> None:

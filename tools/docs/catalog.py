@@ -61,6 +61,7 @@ TYPES: dict[str, TypeInfo] = {
     "AWS::WAFv2::WebACL": _c("security/waf", "WAF web ACL"),
     "AWS::Route53::RecordSet": _c("network/route-53", "Route 53 record", "dns"),
     "AWS::CloudFront::OriginAccessControl": _LINK,
+    "AWS::CloudFront::VpcOrigin": _LINK,
     "AWS::CloudFront::ResponseHeadersPolicy": _SUPPORT,
     "AWS::CloudFront::CachePolicy": _SUPPORT,
     "AWS::CloudFront::OriginRequestPolicy": _SUPPORT,

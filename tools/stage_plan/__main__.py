@@ -56,6 +56,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="exit 0 even when the deploy would replace or delete stateful data or could deadlock",
     )
+    parser.add_argument(
+        "--allow-outage",
+        action="store_true",
+        help="exit 0 even when the deploy leaves a window in which the site stops answering",
+    )
     args = parser.parse_args(argv)
     args.from_stage = parse_stage("--from", args.from_stage)
     args.to_stage = parse_stage("--to", args.to_stage)
@@ -85,7 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         context = {"aws:cdk:enable-path-metadata": True}
         before = synth_stage(args.from_stage, Path(workdir) / "before", {**context, **args.from_context})
         after = synth_stage(args.to_stage, Path(workdir) / "after", context)
-        plan = plan_stages(before, after, args.from_stage, args.to_stage, allow_data_loss=args.allow_data_loss)
+        plan = plan_stages(
+            before,
+            after,
+            args.from_stage,
+            args.to_stage,
+            allow_data_loss=args.allow_data_loss,
+            allow_outage=args.allow_outage,
+        )
     print(RENDERERS[args.format](plan))
     return plan.exit_code
 

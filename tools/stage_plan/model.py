@@ -64,6 +64,27 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class OutageWindow:
+    """A moment of the deploy when viewers on some path reach no healthy origin."""
+
+    stack: str
+    resource: str
+    cause: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BoundedGap:
+    """A window AWS leaves open (a DNS TTL), with its bound: kept as short as it can be, and documented."""
+
+    stack: str
+    resource: str
+    cause: str
+    bound_seconds: int
+    message: str
+
+
+@dataclass(frozen=True)
 class LeavingStack:
     """A stack in the FROM app only: `cdk deploy` leaves it running; `cdk destroy` removes it."""
 
@@ -84,6 +105,9 @@ class Plan:
     leaving: tuple[LeavingStack, ...] = ()
     destroy_command: str | None = None
     allow_data_loss: bool = False
+    outage_windows: tuple[OutageWindow, ...] = ()
+    bounded_gaps: tuple[BoundedGap, ...] = ()
+    allow_outage: bool = False
 
     def by_severity(self, severity: Severity) -> tuple[Finding, ...]:
         return tuple(finding for finding in self.findings if finding.severity == severity)
@@ -94,6 +118,8 @@ class Plan:
 
     @property
     def verdict(self) -> str:
+        windows = len(self.outage_windows)
+        outage = f"{windows} outage window(s)"
         blocking = self.blocking
         if blocking:
             kinds = ", ".join(sorted({finding.kind for finding in blocking}))
@@ -102,15 +128,23 @@ class Plan:
                 if self.allow_data_loss
                 else "rerun with --allow-data-loss only if that is intended"
             )
-            return f"verdict: BLOCKED: {len(blocking)} blocking finding(s) ({kinds}); {tail}"
+            return f"verdict: BLOCKED: {len(blocking)} blocking finding(s) ({kinds}); {outage}; {tail}"
         extras = []
         if warnings := self.by_severity("warning"):
             extras.append(f"{len(warnings)} warning(s) to review")
+        if self.bounded_gaps:
+            extras.append(f"{len(self.bounded_gaps)} gap(s) only AWS can bound (DNS TTL), listed with their bound")
         if self.leaving:
             extras.append(f"{len(self.leaving)} stack(s) left behind until you run the cdk destroy command")
         suffix = "; " + "; ".join(extras) if extras else ""
-        return f"verdict: safe: no stateful data is lost and no deploy can deadlock{suffix}"
+        data = "no stateful data is lost and no deploy can deadlock"
+        if windows:
+            tail = "accepted with --allow-outage" if self.allow_outage else "rerun with --allow-outage only if intended"
+            return f"verdict: OUTAGE: {outage}, the site stops answering during the deploy; {data}; {tail}{suffix}"
+        return f"verdict: safe: {data}; {outage}: viewers reach a healthy origin at every step{suffix}"
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.blocking and not self.allow_data_loss else 0
+        data = bool(self.blocking) and not self.allow_data_loss
+        outage = bool(self.outage_windows) and not self.allow_outage
+        return 1 if data or outage else 0

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scaling_stacks.config import STAGE_NAMES
+from tools.stage_plan.availability import analyse
 from tools.stage_plan.cross_stack import OutputChange, hazards, output_changes
 from tools.stage_plan.engine_upgrade import engine_changes
 from tools.stage_plan.model import Direction, Finding, LeavingStack, Plan, ResourceChange, StackPlan, Templates
@@ -39,14 +40,17 @@ def build_plan(
     direction: Direction,
     destroy_context: str,
     allow_data_loss: bool = False,
+    allow_outage: bool = False,
 ) -> Plan:
     order = after.deploy_order
     stacks: list[StackPlan] = []
     changed_outputs: dict[str, list[OutputChange]] = {}
     changed_reads: set[tuple[str, str]] = set()
+    replaced_by_stack: dict[str, set[str]] = {}
     for name in order:
         old = before.templates.get(name)
         changes, replaced = diff_stack(name, old, after.templates[name], changed_reads)
+        replaced_by_stack[name] = replaced
         removed = {change.logical_id for change in changes if change.action == "remove"}
         changed_outputs[name] = output_changes(name, old, after.templates[name], removed | replaced, changed_reads)
         changed_reads |= {(change.stack, change.output) for change in changed_outputs[name]}
@@ -60,6 +64,8 @@ def build_plan(
     ]
     findings += hazards(before.templates, after.templates, order, changed_outputs)
     findings += engine_changes(before.templates, after.templates)
+    windows, gaps, address_changes = analyse(before.templates, after.templates, order, replaced_by_stack)
+    findings += address_changes
     leaving = tuple(
         _leaving(name, before.templates[name]) for name in reversed(before.deploy_order) if name not in after.templates
     )
@@ -75,6 +81,9 @@ def build_plan(
         leaving=leaving,
         destroy_command=destroy,
         allow_data_loss=allow_data_loss,
+        outage_windows=tuple(windows),
+        bounded_gaps=tuple(gaps),
+        allow_outage=allow_outage,
     )
 
 

@@ -42,6 +42,17 @@ def _line(change: ResourceChange) -> str:
     return f"{_VERB[change.action]} {change.type} {change.logical_id}{path}{stateful}{detail}"
 
 
+AVAILABILITY = "Availability, step by step in deploy order (DNS -> CloudFront -> origin -> target)"
+
+
+def _availability(plan: Plan) -> list[str]:
+    lines = [f"OUTAGE {w.stack} {w.resource}: {w.cause}. {w.message}" for w in plan.outage_windows]
+    lines += [
+        f"AWS-BOUNDED GAP (<= {g.bound_seconds} s) {g.stack} {g.resource}: {g.message}" for g in plan.bounded_gaps
+    ]
+    return lines or ["no outage window: viewers reach a healthy origin at every step"]
+
+
 def _sections(plan: Plan) -> Iterator[tuple[str, tuple[Finding, ...]]]:
     yield "Stateful resources and their data", tuple(f for f in plan.findings if f.kind in _DATA_KINDS)
     yield "Cross-stack references", tuple(f for f in plan.findings if f.kind not in _DATA_KINDS)
@@ -59,6 +70,8 @@ def to_text(plan: Plan) -> str:
     for title, findings in _sections(plan):
         lines += ["", f"{title}:"]
         lines += [f"  {f.severity.upper()} {f.kind}: {f.message}" for f in findings] or ["  nothing to report"]
+    lines += ["", f"{AVAILABILITY}:"]
+    lines += [f"  {line}" for line in _availability(plan)]
     lines += ["", "Stacks that leave the app:"]
     for stack in plan.leaving:
         lines.append(f"  {stack.name} ({stack.resources} resources)")
@@ -92,6 +105,8 @@ def to_markdown(plan: Plan) -> str:
     for title, findings in _sections(plan):
         lines += ["", f"#### {title}", ""]
         lines += [f"- **{f.severity}** {f.kind}: {f.message}" for f in findings] or ["Nothing to report."]
+    lines += ["", f"#### {AVAILABILITY}", ""]
+    lines += [f"- {line}" for line in _availability(plan)]
     if plan.destroy_command:
         lines += ["", "#### Stacks that leave the app", ""]
         for stack in plan.leaving:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
+from tools.stage_plan.in_place import documented_in_place
 from tools.stage_plan.intrinsics import normalize, referenced_resources, stack_outputs_read
 from tools.stage_plan.model import ResourceChange
 from tools.stage_plan.schemas import Path_, replacement_rules
@@ -63,13 +64,21 @@ def _replacement_reasons(old: Template, new: Template, changed: _Changed) -> lis
     if old["Type"] != new["Type"]:
         return [f"type changes from {old['Type']}"]
     old_props, new_props = old.get("Properties", {}), new.get("Properties", {})
+    rules = replacement_rules(new["Type"])
     reasons = []
-    for steps in replacement_rules(new["Type"]).create_only:
+    for steps in rules.create_only:
         before, after = _at(old_props, steps), _at(new_props, steps)
         if before != after:
             reasons.append(f"{_pointer(steps)} changes (create-only)")
         elif why := changed.why(after):
             reasons.append(f"{_pointer(steps)} {why}")
+    if is_stateful(new):
+        # Data at stake: "replaced under some conditions" counts as replaced, unless AWS documents it as in place.
+        reasons += [
+            f"{_pointer(steps)} changes (conditionally create-only, not documented as an in-place change)"
+            for steps in rules.conditional
+            if _at(old_props, steps) != _at(new_props, steps) and not documented_in_place(new["Type"], _pointer(steps))
+        ]
     return reasons
 
 
