@@ -196,7 +196,7 @@ def analyse(
         # While `stack` deploys its old resources still exist; once it is done, only its new ones.
         finished = _State({**running, stack: after[stack]})
         closing = _Closing.of(stack, before.get(stack), after[stack], replaced.get(stack, set()), old_state, new_state)
-        windows += _stale_paths(stack, index, order, closing, old_state, before, after)
+        windows += _stale_paths(stack, index, order, closing, old_state, finished, before, after)
         gaps += _ttl_gaps(stack, closing, old_state, before, after)
         windows += _routes_before_targets(stack, before.get(stack), after[stack], finished, _State(running))
         windows += _routes_left_empty(stack, finished)
@@ -209,6 +209,7 @@ def _stale_paths(
     order: tuple[str, ...],
     closing: _Closing,
     old_state: _State,
+    finished: _State,
     before: Mapping[str, Template],
     after: Mapping[str, Template],
 ) -> Iterator[OutageWindow]:
@@ -217,7 +218,7 @@ def _stale_paths(
     readers: dict[Node, list[Node]] = {}
     for reader in old_state.serving():
         if reader[0] in later:
-            for node in old_state.closure(reader) & set(closing.gone):
+            for node in _stale_reach(reader, later, old_state, finished, closing.gone):
                 readers.setdefault(node, []).append(reader)
     for node, users in sorted(readers.items()):
         names = ", ".join(_name(user) for user in sorted(users))
@@ -231,6 +232,28 @@ def _stale_paths(
             f"their old templates: viewers on that path get no answer until {until}. Move the path first and "
             "close the old one in a later deploy.",
         )
+
+
+def _stale_reach(
+    reader: Node, later: set[str], old_state: _State, finished: _State, gone: Mapping[Node, str]
+) -> set[Node]:
+    """What of `gone` the path from `reader` still reaches. A resource of a stack that has not
+    deployed yet refers to what its old template named; one of a stack that has deployed (or is
+    deploying) refers to what its new template names, since CloudFormation repoints it within
+    that deploy (an Elastic IP moves to the box that replaces the old one before the old one
+    goes). A narrowed security group cuts the path whoever refers to it."""
+    seen, todo, stale = {reader}, [reader], set()
+    while todo:
+        node = todo.pop()
+        state = old_state if node[0] in later else finished
+        for found in state.depends_on(node) - seen:
+            if (state.resource(found) or {}).get("Type") not in PATH_TYPES:
+                continue
+            seen.add(found)
+            todo.append(found)
+            if found in gone and (node[0] in later or gone[found].startswith("narrowed")):
+                stale.add(found)
+    return stale
 
 
 def _ttl_gaps(
