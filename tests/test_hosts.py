@@ -189,8 +189,8 @@ def test_the_web_tier_proxies_to_the_internal_load_balancer_and_re_resolves_it(s
         compute = [r for key, r in resources(stages[stage], "AWS::ElasticLoadBalancingV2::Listener").items()]
         assert {props(listener)["Port"] for listener in compute} >= {80}
         targets = resources(stages[stage], "AWS::ElasticLoadBalancingV2::TargetGroup")
-        web_targets = [props(tg) for key, tg in targets.items() if "PublicLoadBalancer" in key]
-        assert web_targets and all(tg["Port"] == 80 for tg in web_targets), "the public ALB reaches nginx on 80"
+        web_targets = [props(tg) for key, tg in targets.items() if "SiteLoadBalancer" in key]
+        assert web_targets and all(tg["Port"] == 80 for tg in web_targets), "the site ALB reaches nginx on 80"
 
 
 def test_the_proxy_guard_catches_a_pinned_upstream_and_a_wrong_port(stages: StageCache) -> None:
