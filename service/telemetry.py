@@ -21,6 +21,8 @@ from opentelemetry import trace
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.config import ConfigError
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -53,6 +55,7 @@ def enable(env: Mapping[str, str] | None = None, exporter: SpanExporter | None =
     # Imported here: a service without a collector never loads the SDK or the instrumentations.
     from opentelemetry import propagate
     from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.propagators.aws import AwsXRayPropagator
     from opentelemetry.propagators.composite import CompositePropagator
@@ -63,7 +66,7 @@ def enable(env: Mapping[str, str] | None = None, exporter: SpanExporter | None =
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    ratio = 1.0 if exporter is not None else float(env.get(SAMPLE_RATIO_VARIABLE) or DEFAULT_SAMPLE_RATIO)
+    ratio = 1.0 if exporter is not None else sample_ratio(env)
     provider = TracerProvider(
         resource=Resource.create({"service.name": env.get(SERVICE_NAME_VARIABLE) or "scaling-app"}),
         id_generator=AwsXRayIdGenerator(),
@@ -79,20 +82,35 @@ def enable(env: Mapping[str, str] | None = None, exporter: SpanExporter | None =
     propagate.set_global_textmap(CompositePropagator([TraceContextTextMapPropagator(), AwsXRayPropagator()]))
     RedisInstrumentor().instrument(tracer_provider=provider)
     BotocoreInstrumentor().instrument(tracer_provider=provider)
+    # The posts service's calls to the users service (stage 6) carry the trace across.
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
     _active = _Tracing(provider)
     return True
 
 
+def sample_ratio(env: Mapping[str, str]) -> float:
+    raw = env.get(SAMPLE_RATIO_VARIABLE) or str(DEFAULT_SAMPLE_RATIO)
+    try:
+        ratio = float(raw)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigError(f"{SAMPLE_RATIO_VARIABLE} must be a number from 0 to 1, got {raw!r}")
+    return ratio
+
+
 def disable() -> None:
-    """Undo `enable`: flush and stop exporting, remove the Redis and AWS SDK instrumentation."""
+    """Undo `enable`: flush and stop exporting, remove the Redis, AWS SDK and HTTPX instrumentation."""
     global _active
     if _active is None:
         return
     from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
     RedisInstrumentor().uninstrument()
     BotocoreInstrumentor().uninstrument()
+    HTTPXClientInstrumentor().uninstrument()
     _active.provider.shutdown()
     _active = None
 

@@ -4,6 +4,7 @@ client spans for MySQL and Redis in one trace, log lines carry its id, AWS calls
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from service import telemetry
+from service.config import ConfigError
 from tests.service.conftest import Service, base_env, cache_env
 
 
@@ -34,9 +36,20 @@ def traced(spans: InMemorySpanExporter, start_service: Any, run_id: str) -> Serv
     return start_service(env, [env["DB_NAME"]])
 
 
+def _server_spans(spans: InMemorySpanExporter, count: int = 1) -> list[ReadableSpan]:
+    """The finished server spans, once there are `count`: the service's thread ends a server span
+    just after the client has read the response, so wait (boundedly) for it."""
+    deadline = time.monotonic() + 5
+    while True:
+        server = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+        if len(server) >= count or time.monotonic() > deadline:
+            return server
+        time.sleep(0.01)
+
+
 def _one_trace(spans: InMemorySpanExporter, route: str) -> list[ReadableSpan]:
+    server = [s for s in _server_spans(spans) if s.attributes.get("http.route") == route]
     finished = spans.get_finished_spans()
-    server = [s for s in finished if s.kind == trace.SpanKind.SERVER and s.attributes.get("http.route") == route]
     assert len(server) == 1, [s.name for s in finished]
     trace_id = server[0].context.trace_id
     return [s for s in finished if s.context.trace_id == trace_id]
@@ -54,7 +67,12 @@ def test_a_request_yields_http_database_and_cache_spans_in_one_trace(
     server = next(s for s in in_trace if s.kind == trace.SpanKind.SERVER)
     assert server.name == "GET /users/{user_id}"
     assert 200 in (server.attributes.get("http.status_code"), server.attributes.get("http.response.status_code"))
-    clients = [s for s in in_trace if s.kind == trace.SpanKind.CLIENT]
+    # Database and cache spans (the test's own HTTPX call is a client span of the same trace too).
+    clients = [
+        s
+        for s in in_trace
+        if s.kind == trace.SpanKind.CLIENT and ("db.system.name" in s.attributes or "db.system" in s.attributes)
+    ]
     queries = [s for s in clients if s.attributes.get("db.system.name") == "mysql"]
     assert queries and {s.attributes["db.operation.name"] for s in queries} == {"SELECT"}
     assert {s.attributes["db.namespace"] for s in queries} == {traced.settings.writer.database}  # type: ignore[union-attr]
@@ -65,10 +83,31 @@ def test_a_request_yields_http_database_and_cache_spans_in_one_trace(
     assert all(s.parent is not None and s.parent.trace_id == server.context.trace_id for s in clients)
 
 
+def test_a_traced_caller_continues_its_trace_in_the_service(traced: Service, spans: InMemorySpanExporter) -> None:
+    """What the posts service's HTTPX calls to the users service do at stage 6."""
+    tracer = trace.get_tracer("test", tracer_provider=telemetry._active.provider)  # type: ignore[union-attr]
+    spans.clear()
+    with tracer.start_as_current_span("caller") as caller:
+        assert traced.client.get("/users/999999").status_code == 404
+    [server] = _server_spans(spans)
+    assert server.context.trace_id == caller.get_span_context().trace_id
+    assert server.name == "GET /users/{user_id}"
+
+
+def test_a_bad_sample_ratio_is_one_clear_error() -> None:
+    for raw in ("abc", "1.5", "-0.1"):
+        with pytest.raises(ConfigError, match=rf"TRACE_SAMPLE_RATIO must be a number from 0 to 1, got '{raw}'"):
+            telemetry.sample_ratio({"TRACE_SAMPLE_RATIO": raw})
+    assert telemetry.sample_ratio({}) == telemetry.DEFAULT_SAMPLE_RATIO
+
+
 def test_health_checks_are_not_traced(traced: Service, spans: InMemorySpanExporter) -> None:
     spans.clear()
     assert traced.client.get("/health").status_code == 200
-    assert not [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    # A traced request after it, on the same connection: by the time its span is in, a span for
+    # the health check would be too.
+    assert traced.client.get("/users/999999").status_code == 404
+    assert [s.name for s in _server_spans(spans)] == ["GET /users/{user_id}"]
 
 
 class _Sent(Exception):
