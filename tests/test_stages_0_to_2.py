@@ -152,12 +152,19 @@ def test_the_site_load_balancer_admits_only_cloudfront_and_forwards_everything(
     assert not [r for r in compute.values() if r["Type"] == "AWS::SecretsManager::Secret"], "no origin-verify secret"
 
 
-def test_stage_1_keeps_the_stage_0_box_and_serves_it_through_the_site_load_balancer(stages: StageCache) -> None:
-    box = {k: v for k, v in resources(stages[0], "AWS::EC2::Instance").items()}
-    assert set(box) == set(resources(stages[1], "AWS::EC2::Instance")), "the same instance: not replaced at 0->1"
+def test_stage_1_serves_the_box_through_the_site_load_balancer_and_keeps_its_address(stages: StageCache) -> None:
+    # The box's wiring changes at 0->1, so it is replaced (health-gated); its Elastic IP moves to the new one.
+    (old_box,) = resources(stages[0], "AWS::EC2::Instance")
+    (box,) = resources(stages[1], "AWS::EC2::Instance")
+    box_id = box.split("/")[1]
+    assert box != old_box
     compute = stages[1].templates["scaling-compute"]["Resources"]
     target_group = next(r for r in compute.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::TargetGroup")
-    assert target_group["Properties"]["Targets"] == [{"Id": {"Ref": next(iter(box)).split("/")[1]}, "Port": 80}]
+    assert target_group["Properties"]["Targets"] == [{"Id": {"Ref": box_id}, "Port": 80}]
+    (eip_id,) = resources(stages[0], "AWS::EC2::EIP")
+    assert set(resources(stages[1], "AWS::EC2::EIP")) == {eip_id}, "the same Elastic IP at both stages"
+    (eip,) = resources(stages[1], "AWS::EC2::EIP").values()
+    assert props(eip)["InstanceId"] == {"Ref": box_id}
 
 
 def test_https_listener_with_a_certificate(stages: StageCache) -> None:
