@@ -8,7 +8,7 @@ import pytest
 
 from tests import cli_runs
 from tests.background_lint import BackgroundLinter
-from tests.stage_cache import StageCache
+from tests.stage_cache import ALL_STAGES, StageCache
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
@@ -47,3 +47,11 @@ def linter() -> Iterator[BackgroundLinter]:
 @pytest.fixture(scope="session")
 def stages(tmp_path_factory: pytest.TempPathFactory, linter: BackgroundLinter) -> StageCache:
     return StageCache(Path(tmp_path_factory.mktemp("assemblies")), on_synth=linter.submit)
+
+
+@pytest.fixture(scope="session")
+def generated_docs(stages: StageCache) -> dict[str, str]:
+    """What `make docs` writes as text, from the session's stages: shared by the docs tests."""
+    from tools.docs.pages import generate
+
+    return generate([stages[n] for n in ALL_STAGES])

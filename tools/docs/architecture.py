@@ -11,6 +11,7 @@ from typing import Any
 
 from tools.docs.catalog import ASYNC_TIERS, SERVICE_ICONS, TIER_RANK, Kind, type_info
 from tools.docs.inventory import Inventory, Resource, ResourceKey
+from tools.docs.roles import TIMES, human_name, supporting_name
 
 USERS_ID = "Internet__users"
 _POLICIES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"})
@@ -60,7 +61,9 @@ class ServiceSummary:
 
     @property
     def label(self) -> str:
-        return f"{self.service}\n" + "\n".join(f"{n} x {t.split('::')[-1]}" for t, n in self.counts)
+        return f"{self.service}\n" + "\n".join(
+            f"{n} {TIMES} {supporting_name(t).split(' ', 1)[1]}" for t, n in self.counts
+        )
 
 
 @dataclass(frozen=True)
@@ -293,7 +296,7 @@ def _summaries(inventory: Inventory, components: Iterable[Component]) -> tuple[S
 def _label(inventory: Inventory, res: Resource) -> str:
     describe = _DESCRIBE.get(res.type)
     detail = describe(inventory, res) if describe else type_info(res.type).what
-    return f"{res.name}\n{detail}"
+    return f"{human_name(res)}\n{detail}"
 
 
 def _launch_template(inventory: Inventory, group: Resource) -> Mapping[str, Any]:
