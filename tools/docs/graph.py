@@ -21,7 +21,7 @@ from tools.docs.roles import may_send, role_of
 
 ICON_ROOT = Path(diagrams.__file__).resolve().parent.parent / "resources"
 USERS_ICON = "aws/general/users.png"
-_ROW = 4
+_ROW = 3
 
 
 @contextmanager

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from tools.docs.architecture import USERS_ID, Architecture
-from tools.docs.catalog import Kind, type_info
+from tools.docs.catalog import Kind, service_of, type_info
 from tools.docs.graph import drawn_edges
 from tools.docs.inventory import Inventory, Resource
-from tools.docs.roles import EN_DASH, ROLES, TIMES, Lane, Role, may_send, role_of, supporting_name
+from tools.docs.roles import EN_DASH, ROLES, TIMES, Lane, Role, may_send, role_of, type_words
 
 USERS = "users"
 
@@ -52,6 +52,11 @@ class RoleNode:
     def label(self) -> str:
         return f"{self.title}\n{self.detail}" if self.detail else self.title
 
+    @property
+    def reading(self) -> str:
+        """The label on one line."""
+        return f"{self.title} ({self.detail})" if self.detail else self.title
+
 
 @dataclass(frozen=True)
 class Arrow:
@@ -64,8 +69,8 @@ class Arrow:
 class Overview:
     nodes: tuple[RoleNode, ...]
     arrows: tuple[Arrow, ...]
-    # What the page lists instead of drawing: (what, count), by role title or by resource type.
-    supporting: tuple[tuple[str, int], ...]
+    # What the page lists instead of drawing: (service, what, count), by role title or by resource type.
+    supporting: tuple[tuple[str, str, int], ...]
 
     def node(self, key: str) -> RoleNode:
         return next(n for n in self.nodes if n.key == key)
@@ -81,6 +86,8 @@ class Changes:
     status: Mapping[str, Status]
     # Titles of the roles the stage below had and this one has not.
     gone: tuple[str, ...]
+    # A changed role's node at the stage below.
+    was: Mapping[str, RoleNode] = field(default_factory=dict)
 
     def titled(self, overview: Overview, status: Status) -> list[str]:
         return [n.title for n in overview.nodes if self.status[n.key] is status]
@@ -88,23 +95,23 @@ class Changes:
 
 def build_overview(inventory: Inventory, architecture: Architecture) -> Overview:
     grouped: dict[str, list[tuple[Role, Resource]]] = {}
-    supporting: Counter[str] = Counter()
+    supporting: Counter[tuple[str, str]] = Counter()
     node_of: dict[str, str] = {USERS_ID: USERS}
     for component in architecture.components:
         role = role_of(component.resource)
         if role.lane is Lane.SUPPORTING:
-            supporting[role.title] += 1
+            supporting[service_of(role.type), role.title] += 1
             continue
         grouped.setdefault(role.key, []).append((role, component.resource))
         node_of[component.id] = role.key
     for res in inventory:
         if type_info(res.type).kind is not Kind.COMPONENT:
-            supporting[supporting_name(res.type)] += 1
+            supporting[res.service, type_words(res.type)] += 1
     helpers = len(inventory.of_type("AWS::Lambda::Function")) - sum(
         1 for c in architecture.components if c.resource.type == "AWS::Lambda::Function"
     )
     if helpers:
-        supporting["deploy-time helper functions (Lambda)"] += helpers
+        supporting["Lambda", "deploy-time helper functions"] += helpers
     nodes = tuple(
         sorted(
             (_node(key, members, inventory) for key, members in grouped.items()),
@@ -113,7 +120,11 @@ def build_overview(inventory: Inventory, architecture: Architecture) -> Overview
     )
     roles = {n.key: n.roles[0] for n in nodes}
     arrows = _bundled(architecture, inventory, node_of, roles)
-    return Overview(nodes=nodes, arrows=arrows, supporting=tuple(sorted(supporting.items())))
+    return Overview(
+        nodes=nodes,
+        arrows=arrows,
+        supporting=tuple((service, what, n) for (service, what), n in sorted(supporting.items())),
+    )
 
 
 def _node(key: str, members: Sequence[tuple[Role, Resource]], inventory: Inventory) -> RoleNode:
@@ -158,7 +169,8 @@ def compare(overview: Overview, below: Overview | None) -> Changes:
         for n in overview.nodes
     }
     gone = tuple(n.title for n in below.nodes if n.key not in status)
-    return Changes(status=status, gone=gone)
+    was = {n.key: below.node(n.key) for n in overview.nodes if status[n.key] is Status.CHANGED}
+    return Changes(status=status, gone=gone, was=was)
 
 
 # --- what a node says about its resources -------------------------------------------------------

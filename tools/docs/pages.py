@@ -14,6 +14,7 @@ from tools.docs.graph import graph_source
 from tools.docs.inventory import Inventory
 from tools.docs.overview import Changes, Overview, Status, build_overview, compare
 from tools.docs.overview_graph import overview_source
+from tools.docs.roles import TIMES
 from tools.docs.upgrade import UpgradePicture, upgrade_mermaid, upgrade_picture
 from tools.stage_plan import plan_stages
 
@@ -111,9 +112,20 @@ def _change_list(d: StageDocs) -> list[str]:
     if d.below is None:
         return ["- the starting point: " + ", ".join(n.title for n in d.overview.nodes)]
     lines = [f"- adds {t}" for t in d.changes.titled(d.overview, Status.NEW)]
-    lines += [f"- changes {t}" for t in d.changes.titled(d.overview, Status.CHANGED)]
+    lines += [
+        f"- changes {d.changes.was[n.key].reading} to {n.reading}"
+        for n in d.overview.nodes
+        if d.changes.status[n.key] is Status.CHANGED
+    ]
     lines += [f"- removes {t}" for t in d.changes.gone]
     return lines or ["- adds no role (the same overview as the stage below)"]
+
+
+def _supporting_rows(overview: Overview) -> list[str]:
+    by_service: dict[str, list[str]] = {}
+    for service, what, count in overview.supporting:
+        by_service.setdefault(service, []).append(f"{what} {TIMES}{count}" if count > 1 else what)
+    return [f"| {service} | {', '.join(items)} |" for service, items in by_service.items()]
 
 
 def _architecture_section(d: StageDocs) -> list[str]:
@@ -137,9 +149,9 @@ def _architecture_section(d: StageDocs) -> list[str]:
         "",
         "### Supporting resources (not drawn on the overview)",
         "",
-        "| What | Count |",
-        "|---|---:|",
-        *(f"| {what} | {count} |" for what, count in d.overview.supporting),
+        "| Service | Resources |",
+        "|---|---|",
+        *_supporting_rows(d.overview),
         "",
     ]
     if d.upgrade is not None:

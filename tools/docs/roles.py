@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 
+from tools.docs.catalog import service_of
 from tools.docs.inventory import Resource
 
 # The multiplication sign and the en dash of the node labels ("read replicas x2", "2-6 x t4g.small").
@@ -307,28 +308,28 @@ ROLES: tuple[Role, ...] = (
         "database_secrets",
         "AWS::SecretsManager::Secret",
         r"(Primary|Shards\w+?)InstanceSecret",
-        "database credentials (Secrets Manager)",
+        "database credentials",
         "{0} credentials",
     ),
     _supporting(
         "cache_token",
         "AWS::SecretsManager::Secret",
         r"CacheAuthToken",
-        "cache auth token (Secrets Manager)",
+        "cache auth token",
         "cache auth token",
     ),
     _supporting(
         "origin_secret",
         "AWS::SecretsManager::Secret",
         r"OriginVerifySecret",
-        "origin-verify header (Secrets Manager)",
+        "origin-verify header secret",
         "origin-verify secret",
     ),
     _supporting(
         "deploy_helpers",
         "AWS::Lambda::Function",
         r"Custom\w+|AWS[0-9a-f]{32}",
-        "deploy-time helper functions (Lambda)",
+        "deploy-time helper functions",
         "deploy-time helper function",
     ),
 )
@@ -369,12 +370,18 @@ def human_name(resource: Resource) -> str:
     return _match(resource.type, resource.name)[1]
 
 
-def supporting_name(resource_type: str) -> str:
-    """A resource type the pictures do not draw, in words ("EC2 security group ingress")."""
+def type_words(resource_type: str) -> str:
+    """A resource type the pictures do not draw, in words: "security group ingress", "DB subnet group"."""
     if resource_type.startswith("Custom::"):
-        return "CloudFormation custom resource (deploy time)"
-    _, service, kind = resource_type.split("::")
-    return f"{service} {re.sub(r'(?<=[a-z])(?=[A-Z])', ' ', kind).lower()}"
+        return "custom resource"
+    kind = resource_type.split("::")[-1]
+    words = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]+(?![a-z])|[A-Z][a-z0-9]*", kind)
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+
+
+def supporting_name(resource_type: str) -> str:
+    """The same with its service first: "EC2 security group ingress"."""
+    return f"{service_of(resource_type)} {type_words(resource_type)}"
 
 
 def may_send(source: Role, target: Role) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from tools.docs.catalog import Kind, UnknownResourceType, type_info
 from tools.docs.inventory import Resource
-from tools.docs.roles import TIMES, Lane, UnnamedRole, role_of, supporting_name
+from tools.docs.roles import ROLES, TIMES, Lane, UnnamedRole, role_of
 from tools.stage_plan.model import Plan, ResourceChange
 
 # How the plan's actions read on the picture; a replacement is a change a reader must notice.
@@ -31,6 +31,7 @@ class Touched:
     key: str
     title: str
     supporting: bool
+    order: float
     changes: list[ResourceChange] = field(default_factory=list)
 
     @property
@@ -50,8 +51,9 @@ class UpgradePicture:
         return {(c.stack, c.logical_id) for node in self.sections[section] for c in node.changes}
 
 
-def _role_title(change: ResourceChange, strict: bool) -> tuple[str, str, bool]:
-    """(key, title, supporting) of the node a changed resource belongs to."""
+def _role_title(change: ResourceChange, strict: bool) -> tuple[str, str, float]:
+    """(key, title, order) of the node a changed resource belongs to; supporting resources are counted
+    by service, after the roles."""
     resource = Resource(change.stack, "", change.logical_id, change.type, {})
     try:
         drawn = type_info(change.type).kind is Kind.COMPONENT
@@ -59,11 +61,10 @@ def _role_title(change: ResourceChange, strict: bool) -> tuple[str, str, bool]:
     except (UnnamedRole, UnknownResourceType):
         if strict:
             raise
-        return f"unnamed {change.type}", f"{change.type} {resource.name} (no role in tools/docs/roles.py)", False
+        return f"unnamed {change.type}", f"{change.type} {resource.name} (no role in tools/docs/roles.py)", -1
     if role is None or role.lane is Lane.SUPPORTING:
-        title = role.title if role else supporting_name(change.type)
-        return f"support {title}", title, True
-    return role.key, role.title, False
+        return f"support {resource.service}", resource.service, len(ROLES)
+    return role.key, role.title, ROLES.index(role)
 
 
 def upgrade_picture(plan: Plan, *, strict: bool = True) -> UpgradePicture:
@@ -72,9 +73,10 @@ def upgrade_picture(plan: Plan, *, strict: bool = True) -> UpgradePicture:
     for stack in plan.stacks:
         for change in stack.changes:
             section = next(name for name, _, actions in _ACTIONS if change.action in actions)
-            key, title, supporting = _role_title(change, strict)
-            sections[section].setdefault(key, Touched(key, title, supporting)).changes.append(change)
-    ordered = {name: sorted(nodes.values(), key=lambda t: (t.supporting, t.title)) for name, nodes in sections.items()}
+            key, title, order = _role_title(change, strict)
+            node = sections[section].setdefault(key, Touched(key, title, order == len(ROLES), order))
+            node.changes.append(change)
+    ordered = {name: sorted(nodes.values(), key=lambda t: (t.order, t.title)) for name, nodes in sections.items()}
     return UpgradePicture(title=f"{plan.before} -> {plan.after}", sections=ordered)
 
 
@@ -96,7 +98,8 @@ def upgrade_mermaid(picture: UpgradePicture) -> str:
             lines.append(f'    {section}{number}["{_text(node.label)}"]:::{css}')
         if support:
             listed = "<br/>".join(_text(n.label) for n in support)
-            lines.append(f'    {section}_support["supporting: {sum(len(n.changes) for n in support)}<br/>{listed}"]')
+            total = sum(len(n.changes) for n in support)
+            lines.append(f'    {section}_support["supporting resources {TIMES}{total}<br/>{listed}"]')
         if not nodes:
             lines.append(f'    {section}_none["nothing"]')
         lines.append("  end")
