@@ -13,15 +13,14 @@ from scaling_stacks.assembly import ROOT
 from tests.stage_cache import ALL_STAGES, StageCache
 from tools.docs.architecture import build_architecture
 from tools.docs.inventory import Inventory, Resource
-from tools.docs.overview import Status
+from tools.docs.overview import MAX_NODES, OverviewTooLarge, Status, build_overview, checked
 from tools.docs.overview_graph import COLOURS
-from tools.docs.roles import EN_DASH, TIMES, UnnamedRole, role_of
+from tools.docs.roles import EN_DASH, ROLES, TIMES, UnnamedRole, role_of
 from tools.docs.upgrade import upgrade_mermaid, upgrade_picture
 from tools.stage_plan import plan_stages
 from tools.stage_plan.pr_comment import stage_section
 
 DOCS = ROOT / "docs"
-MAX_NODES = 30
 _NODE = re.compile(r"^\s*(\w+) \[label=", re.MULTILINE)
 # A run-together name of three or more capitalised words ("ShardsShard1InstanceSecret"), or the
 # 8-hex-digit hash CDK appends to a logical ID.
@@ -56,6 +55,14 @@ def test_each_overview_is_small_and_speaks_in_human_names(stage: int) -> None:
     assert 2 < len(nodes) <= MAX_NODES, nodes
     assert construct_like(label_texts(dot)) == []
     assert (DOCS / f"stage-{stage}-detail.png").is_file()
+
+
+def test_an_overview_too_large_to_follow_fails_loudly(stages: StageCache) -> None:
+    inventory = Inventory(stages[6])
+    overview = build_overview(inventory, build_architecture(inventory))
+    assert checked(overview) is overview
+    with pytest.raises(OverviewTooLarge, match="more than 30: give related resources one role"):
+        checked(dataclasses.replace(overview, nodes=overview.nodes * 2))
 
 
 def test_the_label_check_catches_construct_ids_and_the_count_sees_every_node() -> None:
@@ -117,3 +124,8 @@ def test_the_pull_request_comment_draws_the_change_by_role(stages: StageCache, t
     added = [node.title for node in upgrade_picture(plan, strict=False).sections["adds"] if not node.supporting]
     assert "MySQL shards" in " ".join(added)
     assert all(title in body for title in added)
+
+
+def test_every_role_has_a_graph_key_and_a_human_title() -> None:
+    assert all(re.fullmatch(r"[a-z_]+", role.key) for role in ROLES)
+    assert construct_like([text for role in ROLES for text in (role.title, role.one)]) == []

@@ -15,6 +15,12 @@ from tools.docs.inventory import Inventory, Resource
 from tools.docs.roles import EN_DASH, ROLES, TIMES, Lane, Role, may_send, role_of, type_words
 
 USERS = "users"
+# A picture a reader takes in at a glance; beyond this, roles must group more.
+MAX_NODES = 30
+
+
+class OverviewTooLarge(ValueError):
+    """An overview with more nodes than a reader can follow."""
 
 
 class Status(Enum):
@@ -120,11 +126,18 @@ def build_overview(inventory: Inventory, architecture: Architecture) -> Overview
     )
     roles = {n.key: n.roles[0] for n in nodes}
     arrows = _bundled(architecture, inventory, node_of, roles)
-    return Overview(
-        nodes=nodes,
-        arrows=arrows,
-        supporting=tuple((service, what, n) for (service, what), n in sorted(supporting.items())),
-    )
+    listed = tuple((service, what, n) for (service, what), n in sorted(supporting.items()))
+    return checked(Overview(nodes=nodes, arrows=arrows, supporting=listed))
+
+
+def checked(overview: Overview) -> Overview:
+    drawn = len(overview.nodes) + 1  # and the users
+    if drawn > MAX_NODES:
+        raise OverviewTooLarge(
+            f"the overview would draw {drawn} nodes, more than {MAX_NODES}: give related resources one role "
+            "(the same key) in ROLES in tools/docs/roles.py"
+        )
+    return overview
 
 
 def _node(key: str, members: Sequence[tuple[Role, Resource]], inventory: Inventory) -> RoleNode:
