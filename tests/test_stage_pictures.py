@@ -13,9 +13,9 @@ from scaling_stacks.assembly import ROOT
 from tests.stage_cache import ALL_STAGES, StageCache
 from tools.docs.architecture import build_architecture
 from tools.docs.inventory import Inventory, Resource
-from tools.docs.overview import MAX_NODES, OverviewTooLarge, Status, build_overview, checked
+from tools.docs.overview import MAX_NODES, Overview, OverviewTooLarge, Status, build_overview, checked
 from tools.docs.overview_graph import COLOURS
-from tools.docs.roles import EN_DASH, ROLES, TIMES, UnnamedRole, role_of
+from tools.docs.roles import EN_DASH, ROLES, TIMES, Lane, UnnamedRole, role_of
 from tools.docs.upgrade import upgrade_mermaid, upgrade_picture
 from tools.stage_plan import plan_stages
 from tools.stage_plan.pr_comment import stage_section
@@ -57,9 +57,24 @@ def test_each_overview_is_small_and_speaks_in_human_names(stage: int) -> None:
     assert (DOCS / f"stage-{stage}-detail.png").is_file()
 
 
-def test_an_overview_too_large_to_follow_fails_loudly(stages: StageCache) -> None:
+@pytest.fixture(scope="module")
+def microservices(stages: StageCache) -> Overview:
     inventory = Inventory(stages[6])
-    overview = build_overview(inventory, build_architecture(inventory))
+    return build_overview(inventory, build_architecture(inventory))
+
+
+def test_overview_arrows_follow_requests_and_messages_one_per_pair(microservices: Overview) -> None:
+    arrows = {(a.source, a.target) for a in microservices.arrows}
+    assert len(arrows) == len(microservices.arrows)
+    # Through an SSM parameter the tier reads, a queue's redrive policy, a topic subscription.
+    assert {("app_tier", "media"), ("post_queue", "dead_letters"), ("post_topic", "post_queue")} <= arrows
+    stores = {n.key for n in microservices.nodes if n.lane is Lane.DATA}
+    assert not [a for a in arrows if a[0] in stores], "a store never sends"
+    assert not [a for a in arrows if a[0] in {"post_topic", "activity_stream"} and a[1] in stores]
+
+
+def test_an_overview_too_large_to_follow_fails_loudly(microservices: Overview) -> None:
+    overview = microservices
     assert checked(overview) is overview
     with pytest.raises(OverviewTooLarge, match="more than 30: give related resources one role"):
         checked(dataclasses.replace(overview, nodes=overview.nodes * 2))
