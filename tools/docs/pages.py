@@ -110,7 +110,7 @@ def generate(stages: Iterable[SynthesizedStage], prices: PriceTable | None = Non
 def _change_list(d: StageDocs) -> list[str]:
     """What the stage adds, changes and removes over the one below, by role."""
     if d.below is None:
-        return ["- the starting point: " + ", ".join(n.title for n in d.overview.nodes)]
+        return ["- runs " + ", ".join(n.title for n in d.overview.nodes)]
     lines = [f"- adds {t}" for t in d.changes.titled(d.overview, Status.NEW)]
     lines += [
         f"- changes {d.changes.was[n.key].reading} to {n.reading}"
