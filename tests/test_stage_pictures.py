@@ -15,7 +15,7 @@ from tools.docs.architecture import build_architecture
 from tools.docs.inventory import Inventory, Resource
 from tools.docs.overview import MAX_NODES, Overview, OverviewTooLarge, Status, build_overview, checked
 from tools.docs.overview_graph import COLOURS
-from tools.docs.roles import EN_DASH, ROLES, TIMES, Lane, UnnamedRole, role_of
+from tools.docs.roles import EN_DASH, ROLES, TIMES, Lane, UnnamedRole, load_roles, role_of
 from tools.docs.upgrade import upgrade_mermaid, upgrade_picture
 from tools.stage_plan import plan_stages
 from tools.stage_plan.pr_comment import stage_section
@@ -108,7 +108,7 @@ def test_an_unnamed_resource_fails_loudly_saying_where_to_name_it(stages: StageC
     template = dict(stage.templates[stack])
     template["Resources"] = {**template["Resources"], "MysteryQueue": {"Type": "AWS::SQS::Queue"}}
     with_queue = dataclasses.replace(stage, templates={**stage.templates, stack: template})
-    with pytest.raises(UnnamedRole, match=r"AWS::SQS::Queue MysteryQueue .*tools/docs/roles.py"):
+    with pytest.raises(UnnamedRole, match=r"AWS::SQS::Queue MysteryQueue .*tools/docs/roles.toml"):
         build_architecture(Inventory(with_queue))
     assert role_of(Resource("x", "data", "ReplicasReplica7", "AWS::RDS::DBInstance", {})).key == "replicas"
 
@@ -139,6 +139,15 @@ def test_the_pull_request_comment_draws_the_change_by_role(stages: StageCache, t
     added = [node.title for node in upgrade_picture(plan, strict=False).sections["adds"] if not node.supporting]
     assert "MySQL shards" in " ".join(added)
     assert all(title in body for title in added)
+
+
+def test_a_bad_role_entry_fails_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "roles.toml"
+    bad.write_text(
+        'roles = [{ key = "q", type = "AWS::SQS::Queue", name = ".*", title = "q", one = "q", lane = "side" }]'
+    )
+    with pytest.raises(ValueError, match=r"roles.toml: role .*'side' is not a valid Lane \(lanes: edge, request"):
+        load_roles(bad)
 
 
 def test_every_role_has_a_graph_key_and_a_human_title() -> None:

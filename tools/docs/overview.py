@@ -135,7 +135,7 @@ def checked(overview: Overview) -> Overview:
     if drawn > MAX_NODES:
         raise OverviewTooLarge(
             f"the overview would draw {drawn} nodes, more than {MAX_NODES}: give related resources one role "
-            "(the same key) in ROLES in tools/docs/roles.py"
+            "(the same key) in tools/docs/roles.toml"
         )
     return overview
 

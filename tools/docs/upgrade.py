@@ -61,7 +61,7 @@ def _role_title(change: ResourceChange, strict: bool) -> tuple[str, str, float]:
     except (UnnamedRole, UnknownResourceType):
         if strict:
             raise
-        return f"unnamed {change.type}", f"{change.type} {resource.name} (no role in tools/docs/roles.py)", -1
+        return f"unnamed {change.type}", f"{change.type} {resource.name} (no role in tools/docs/roles.toml)", -1
     if role is None or role.lane is Lane.SUPPORTING:
         return f"support {resource.service}", resource.service, len(ROLES)
     return role.key, role.title, ROLES.index(role)
