@@ -54,6 +54,8 @@ def test_each_overview_is_small_and_speaks_in_human_names(stage: int) -> None:
     nodes = overview_nodes(dot)
     assert 2 < len(nodes) <= MAX_NODES, nodes
     assert construct_like(label_texts(dot)) == []
+    arrows = re.findall(r"^\s*(\w+) -> (\w+)\b(?! \[style=(?:invis|dotted))", dot, re.MULTILINE)
+    assert len(set(arrows)) == len(arrows) and not {(b, a) for a, b in arrows} & set(arrows), "one arrow per pair"
     assert (DOCS / f"stage-{stage}-detail.png").is_file()
 
 
