@@ -8,7 +8,7 @@ import pytest
 
 from tests import cli_runs
 from tests.background_lint import BackgroundLinter
-from tests.stage_cache import ALL_STAGES, StageCache
+from tests.stage_cache import StageCache
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
@@ -52,6 +52,8 @@ def stages(tmp_path_factory: pytest.TempPathFactory, linter: BackgroundLinter) -
 @pytest.fixture(scope="session")
 def generated_docs(stages: StageCache) -> dict[str, str]:
     """What `make docs` writes as text, from the session's stages: shared by the docs tests."""
+    # Imported when used: tools.docs loads aws_cdk, which must not load before this module's setup.
+    from tests.stage_cache import ALL_STAGES
     from tools.docs.pages import generate
 
     return generate([stages[n] for n in ALL_STAGES])
