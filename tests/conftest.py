@@ -50,3 +50,13 @@ def linter() -> Iterator[BackgroundLinter]:
 @pytest.fixture(scope="session")
 def stages(tmp_path_factory: pytest.TempPathFactory, linter: BackgroundLinter) -> StageCache:
     return StageCache(Path(tmp_path_factory.mktemp("assemblies")), on_synth=linter.submit)
+
+
+@pytest.fixture(scope="session")
+def generated_docs(stages: StageCache) -> dict[str, str]:
+    """What `make docs` writes as text, from the session's stages: shared by the docs tests."""
+    # Imported when used: tools.docs loads aws_cdk, which must not load before this module's setup.
+    from tests.stage_cache import ALL_STAGES
+    from tools.docs.pages import generate
+
+    return generate([stages[n] for n in ALL_STAGES])

@@ -15,10 +15,9 @@ from tools.docs.catalog import UnknownResourceType, service_of
 from tools.docs.costs import PriceTable, UnpricedResource, estimate
 from tools.docs.graph import missing_icons
 from tools.docs.inventory import Inventory, Resource
-from tools.docs.pages import generate, stage_docs
+from tools.docs.pages import stage_docs
 
 DOCS = ROOT / "docs"
-_MERMAID_NODE = re.compile(r"^\s*([A-Za-z0-9]+)__\w+[\[(]", re.MULTILINE)
 _DOT_NODE = re.compile(r"^\s*\"?([A-Za-z0-9]+)__\w+\"? \[", re.MULTILINE)
 
 
@@ -28,8 +27,8 @@ def prices() -> PriceTable:
 
 
 @pytest.fixture(scope="module")
-def generated(stages: StageCache, prices: PriceTable) -> dict[str, str]:
-    return generate([stages[n] for n in ALL_STAGES], prices)
+def generated(generated_docs: dict[str, str]) -> dict[str, str]:
+    return generated_docs
 
 
 def _drawn_services(text: str, pattern: re.Pattern[str]) -> set[str]:
@@ -37,19 +36,18 @@ def _drawn_services(text: str, pattern: re.Pattern[str]) -> set[str]:
 
 
 @pytest.mark.parametrize("stage", ALL_STAGES)
-def test_diagrams_draw_each_service_of_the_templates_and_no_other(
+def test_detailed_diagrams_draw_each_service_of_the_templates_and_no_other(
     stage: int, stages: StageCache, generated: dict[str, str]
 ) -> None:
     services = {service_of(body["Type"]) for t in stages[stage].templates.values() for body in t["Resources"].values()}
-    assert _drawn_services(generated[f"stage-{stage}.md"], _MERMAID_NODE) == services
-    assert _drawn_services(generated[f"stage-{stage}.dot"], _DOT_NODE) == services
+    assert _drawn_services(generated[f"stage-{stage}-detail.dot"], _DOT_NODE) == services
 
 
 def test_the_service_check_notices_a_missing_node(stages: StageCache, generated: dict[str, str]) -> None:
-    page = generated["stage-0.md"]
-    without_database = "\n".join(line for line in page.splitlines() if not line.strip().startswith("RDS__"))
-    assert "RDS" in _drawn_services(page, _MERMAID_NODE)
-    assert "RDS" not in _drawn_services(without_database, _MERMAID_NODE)
+    graph = generated["stage-0-detail.dot"]
+    without_database = "\n".join(line for line in graph.splitlines() if not line.strip().startswith("RDS__"))
+    assert "RDS" in _drawn_services(graph, _DOT_NODE)
+    assert "RDS" not in _drawn_services(without_database, _DOT_NODE)
 
 
 def test_stage_0_draws_one_box_and_stage_2_the_tiers_in_their_subnets(stages: StageCache, prices: PriceTable) -> None:
@@ -114,7 +112,12 @@ def test_every_cost_line_names_its_price_and_totals_rise_from_stage_2_to_5(
 def test_committed_docs_are_up_to_date(generated: dict[str, str]) -> None:
     stale = [name for name, text in generated.items() if _read(DOCS / name) != text]
     assert not stale, f"docs/ is out of date ({', '.join(stale)}): run `make docs`"
-    images = [f"stage-{n}.png" for n in ALL_STAGES if not (DOCS / f"stage-{n}.png").is_file()]
+    images = [
+        f"stage-{n}{kind}.png"
+        for n in ALL_STAGES
+        for kind in ("", "-detail")
+        if not (DOCS / f"stage-{n}{kind}.png").is_file()
+    ]
     assert not images, f"missing images {images}: run `make docs`"
 
 

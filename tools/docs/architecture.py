@@ -11,6 +11,7 @@ from typing import Any
 
 from tools.docs.catalog import ASYNC_TIERS, SERVICE_ICONS, TIER_RANK, Kind, type_info
 from tools.docs.inventory import Inventory, Resource, ResourceKey
+from tools.docs.roles import TIMES, human_name, type_words
 
 USERS_ID = "Internet__users"
 _POLICIES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"})
@@ -60,7 +61,10 @@ class ServiceSummary:
 
     @property
     def label(self) -> str:
-        return f"{self.service}\n" + "\n".join(f"{n} x {t.split('::')[-1]}" for t, n in self.counts)
+        named: Counter[str] = Counter()
+        for resource_type, count in self.counts:
+            named[type_words(resource_type)] += count
+        return f"{self.service}\n" + "\n".join(f"{n} {TIMES} {name}" for name, n in named.items())
 
 
 @dataclass(frozen=True)
@@ -293,7 +297,10 @@ def _summaries(inventory: Inventory, components: Iterable[Component]) -> tuple[S
 def _label(inventory: Inventory, res: Resource) -> str:
     describe = _DESCRIBE.get(res.type)
     detail = describe(inventory, res) if describe else type_info(res.type).what
-    return f"{res.name}\n{detail}"
+    name = human_name(res)
+    # "CloudWatch dashboard" needs no second line saying it is a CloudWatch dashboard.
+    lines = detail.split("\n")
+    return "\n".join([name, *lines[1:]] if lines[0] == name else [name, *lines])
 
 
 def _launch_template(inventory: Inventory, group: Resource) -> Mapping[str, Any]:

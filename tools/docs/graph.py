@@ -15,11 +15,13 @@ from diagrams import Cluster, Diagram, Edge
 from diagrams.custom import Custom
 
 from tools.docs.architecture import USERS_ID, Architecture
+from tools.docs.architecture import Edge as Flow
 from tools.docs.grouping import Group, region_group
+from tools.docs.roles import may_send, role_of
 
 ICON_ROOT = Path(diagrams.__file__).resolve().parent.parent / "resources"
 USERS_ICON = "aws/general/users.png"
-_ROW = 4
+_ROW = 3
 
 
 @contextmanager
@@ -55,10 +57,11 @@ def graph_source(architecture: Architecture, region: str, title: str) -> str:
 
         region_box = region_group(architecture, region)
         draw(region_box)
-        for edge in architecture.edges:
-            style = Edge(style="dashed", xlabel="async") if edge.asynchronous else Edge(color="#232F3E")
+        edges = drawn_edges(architecture)
+        for edge in edges:
+            style = Edge(style="dashed", color="#C5221F") if edge.asynchronous else Edge(color="#232F3E")
             nodes[edge.source] >> style >> nodes[edge.target]
-        on_edges = {e.source for e in architecture.edges} | {e.target for e in architecture.edges}
+        on_edges = {e.source for e in edges} | {e.target for e in edges}
         for group in _all_groups(region_box):
             # Unconnected nodes of a group would stack in one tall column; invisible edges wrap
             # them into rows instead.
@@ -67,6 +70,19 @@ def graph_source(architecture: Architecture, region: str, title: str) -> str:
                 if index % _ROW != 0:
                     nodes[loose[index - 1]] >> Edge(style="invis") >> nodes[loose[index]]
         return drawing.dot.source
+
+
+def drawn_edges(architecture: Architecture) -> list[Flow]:
+    """The edges in the direction requests and messages go, as the roles say (two resources that share
+    a grant are joined both ways in the templates; a topic never writes to a database)."""
+    roles = {c.id: role_of(c.resource) for c in architecture.components}
+    edges = []
+    for edge in architecture.edges:
+        if edge.source == USERS_ID or may_send(roles[edge.source], roles[edge.target]):
+            edges.append(edge)
+        elif may_send(roles[edge.target], roles[edge.source]):
+            edges.append(Flow(edge.target, edge.source, edge.asynchronous))
+    return sorted(set(edges), key=lambda e: (e.source, e.target))
 
 
 def _all_groups(group: Group) -> Iterator[Group]:

@@ -66,6 +66,13 @@ class Inventory:
             for output in template.get("Outputs", {}).values()
             if isinstance(output.get("Export", {}).get("Name"), str)
         }
+        # A stack that reads another's value through an SSM parameter ("{{resolve}}" at deploy time) names
+        # it in a template parameter; following it joins the reader to what the parameter holds.
+        self._ssm_parameters = {
+            str(res.properties["Name"]): res
+            for res in self.resources.values()
+            if res.type == "AWS::SSM::Parameter" and isinstance(res.properties.get("Name"), str)
+        }
         self._references = {
             key: frozenset(self._collect(key[0], res.properties)) for key, res in self.resources.items()
         }
@@ -112,7 +119,13 @@ class Inventory:
 
     def _target(self, stack: str, function: str, argument: Any) -> Iterator[ResourceKey] | None:
         if function == "Ref" and isinstance(argument, str):
-            return iter([(stack, argument)] if (stack, argument) in self.resources else [])
+            if (stack, argument) in self.resources:
+                return iter([(stack, argument)])
+            parameter = self._templates.get(stack, {}).get("Parameters", {}).get(argument, {})
+            held = self._ssm_parameters.get(str(parameter.get("Default")))
+            if str(parameter.get("Type", "")).startswith("AWS::SSM::Parameter::Value") and held is not None:
+                return self._collect(held.stack, held.properties.get("Value"))
+            return iter([])
         if function == "Fn::GetAtt" and isinstance(argument, list) and isinstance(argument[0], str):
             return iter([(stack, argument[0])] if (stack, argument[0]) in self.resources else [])
         if function == "Fn::GetStackOutput" and isinstance(argument, dict):

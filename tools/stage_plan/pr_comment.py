@@ -14,6 +14,7 @@ from pathlib import Path
 
 from scaling_stacks.assembly import read_assembly
 from scaling_stacks.config import build_config
+from tools.docs.upgrade import upgrade_mermaid, upgrade_picture
 from tools.stage_plan.model import AppTemplates, Plan, Templates
 from tools.stage_plan.plan import build_plan
 from tools.stage_plan.render import to_markdown
@@ -35,6 +36,23 @@ def _details(title: str, path: Path) -> list[str]:
     return ["", f"<details><summary>{title}</summary>", "", "```", path.read_text().strip(), "```", "", "</details>"]
 
 
+def _picture(plan: Plan) -> list[str]:
+    """The change by role as a Mermaid picture, which GitHub renders in the comment."""
+    if not any(stack.changes for stack in plan.stacks):
+        return []
+    mermaid = upgrade_mermaid(upgrade_picture(plan, strict=False)).rstrip()
+    return [
+        "",
+        "<details open><summary>The change by role</summary>",
+        "",
+        "```mermaid",
+        mermaid,
+        "```",
+        "",
+        "</details>",
+    ]
+
+
 def stage_section(out: Path, stage: int) -> tuple[list[str], Plan | None]:
     head = _assembly(out / f"head-{stage}", stage)
     if head is None:
@@ -50,6 +68,7 @@ def stage_section(out: Path, stage: int) -> tuple[list[str], Plan | None]:
         destroy_context=f"-c stage={stage}",
     )
     lines.append(to_markdown(plan))
+    lines += _picture(plan)
     lines += _details(f"cdk diff, stage {stage}, against the base templates", out / f"diff-{stage}.txt")
     lines += _details(f"cdk diff, stage {stage}, against the deployed account", out / f"live-diff-{stage}.txt")
     return lines, plan
