@@ -17,6 +17,9 @@ from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import ServiceDependencies
 
+# The posts service answers every timeline, feed and post read: it scales furthest.
+POSTS_MAX_TASKS = 50
+
 # Public ALB rules, lowest priority first. A rule holds at most five condition values
 # (the origin-verify header is one), and /users/*/posts must win over /users/*.
 ROUTES: tuple[tuple[int, str, list[str]], ...] = (
@@ -88,6 +91,7 @@ class MicroservicesStack(cdk.Stack):
                 "MIGRATE_ON_START": "false",
                 "USERS_SERVICE_URL": users.url,
             },
+            max_tasks=POSTS_MAX_TASKS,
         )
         posts.connections.allow_to(users.service, ec2.Port.tcp(SERVICE_PORT), "posts service to users service")
         for service in (users, posts):

@@ -249,6 +249,7 @@ def measure(
         "p99_ms": round(result.percentile_ms(0.99), 2),
         "db_statements_per_request": round(db.statements / count, 2),
         "db_cpu_us_per_request": round(db.cpu_seconds / count * 1e6),
+        "response_bytes_per_request": round(result.response_bytes / count),
         "errors": result.errors,
         "x_cache": dict(sorted(result.cache.items())),
         "x_db_route": dict(sorted(result.routes.items())),

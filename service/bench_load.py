@@ -25,6 +25,7 @@ class Result:
     errors: int = 0
     cache: dict[str, int] = field(default_factory=dict)
     routes: dict[str, int] = field(default_factory=dict)
+    response_bytes: int = 0
     elapsed: float = 0.0
 
     def percentile_ms(self, fraction: float) -> float:
@@ -94,6 +95,7 @@ async def drive(port: int, ops: Sequence[Op], connections: int, seconds: float, 
                 started = time.perf_counter()
                 status, headers = await request(reader, writer, method, path, body, cookie)
                 result.latencies.append(time.perf_counter() - started)
+                result.response_bytes += int(headers.get("content-length", "0"))
                 if status >= 400:
                     result.errors += 1
                 for name, counts in (("x-cache", result.cache), ("x-db-route", result.routes)):

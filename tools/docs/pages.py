@@ -8,6 +8,15 @@ from dataclasses import dataclass
 
 from scaling_stacks.assembly import SynthesizedStage
 from tools.docs.architecture import Architecture, build_architecture
+from tools.docs.capacity_page import (
+    capacity_json,
+    capacity_page,
+    capacity_profile,
+    capacity_svg,
+    reference_profile,
+    stage_capacities,
+    stage_loads,
+)
 from tools.docs.catalog import type_info
 from tools.docs.costs import CostLine, Estimate, PriceTable, TrafficProfile, estimate
 from tools.docs.graph import graph_source
@@ -23,6 +32,8 @@ class StageDocs:
     inventory: Inventory
     architecture: Architecture
     estimate: Estimate
+    # The primer's load priced on this stage, when the stage sustains it.
+    reference: Estimate | None = None
 
     @property
     def number(self) -> int:
@@ -59,24 +70,41 @@ class StageDocs:
                 "",
                 "## Estimated monthly cost",
                 "",
-                *_cost_section(self.estimate),
+                *_cost_section(self.estimate, self.reference),
             ]
         )
 
 
-def stage_docs(stage: SynthesizedStage, prices: PriceTable, profile: TrafficProfile | None = None) -> StageDocs:
+def stage_docs(
+    stage: SynthesizedStage,
+    prices: PriceTable,
+    profile: TrafficProfile | None = None,
+    reference: TrafficProfile | None = None,
+) -> StageDocs:
     inventory = Inventory(stage)
     architecture = build_architecture(inventory)
-    return StageDocs(stage, inventory, architecture, estimate(inventory, architecture, prices, profile))
+    priced = estimate(inventory, architecture, prices, profile)
+    at_reference = estimate(inventory, architecture, prices, reference) if reference else None
+    return StageDocs(stage, inventory, architecture, priced, at_reference)
 
 
 def generate(stages: Iterable[SynthesizedStage], prices: PriceTable | None = None) -> dict[str, str]:
-    """Every generated text file of `docs/`, by file name."""
+    """Every generated text file of `docs/`, by file name. Each stage is priced at the load it
+    sustains (tools/capacity), and at the primer's load too when it sustains that."""
     table = prices or PriceTable.load()
-    docs = [stage_docs(stage, table) for stage in stages]
+    synthesized = list(stages)
+    capacities = stage_capacities(synthesized)
+    docs = [
+        stage_docs(stage, table, capacity_profile(capacity), reference_profile(capacity))
+        for stage, capacity in zip(synthesized, capacities, strict=True)
+    ]
     files = {f"stage-{d.number}.md": d.page() for d in docs}
     files |= {f"stage-{d.number}.dot": d.graph() for d in docs}
     files["stages.md"] = comparison(docs)
+    loads = stage_loads(synthesized, table)
+    files["capacity.md"] = capacity_page(loads, table, GENERATED)
+    files["capacity.json"] = capacity_json(loads, table)
+    files["capacity.svg"] = capacity_svg(loads)
     return files
 
 
@@ -136,13 +164,19 @@ def _cost_rows(lines: Sequence[CostLine]) -> list[str]:
     return rows
 
 
-def _cost_section(result: Estimate) -> list[str]:
+def _cost_section(result: Estimate, reference: Estimate | None) -> list[str]:
     prices = result.prices.data
     fixed = [line for line in result.lines if line.part == "fixed"]
     variable = [line for line in result.lines if line.part == "variable"]
+    primer = "the primer's 40,000 reads/s and 400 writes/s"
     lines = [
         f"**Total {_money(result.total())} per month**: fixed {_money(result.total('fixed'))} + variable "
-        f"{_money(result.total('variable'))} under the traffic profile below.",
+        f"{_money(result.total('variable'))} under the traffic profile below: the most this stage sustains "
+        "(see [the capacity page](capacity.md)).",
+        "",
+        f"Reference scenario, {primer}: {_money(reference.total())} per month."
+        if reference
+        else f"Reference scenario: this stage does not sustain {primer} at its default sizes.",
         "",
         f"Prices: {prices['region']} on-demand list prices in {prices['currency']} as of {prices['as_of']} from "
         f"`tools/docs/prices.json` ({prices['source']}). {prices['caveat']} "
