@@ -18,7 +18,7 @@ from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import ServiceDependencies
 
 # The posts service answers every timeline, feed and post read: it scales furthest.
-POSTS_MAX_TASKS = 50
+POSTS_MAX_TASKS = 60
 
 # Public ALB rules, lowest priority first. A rule holds at most five condition values
 # (the origin-verify header is one), and /users/*/posts must win over /users/*.

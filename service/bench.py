@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -229,17 +229,17 @@ def cold_reads(users: int, total: int, seed: int) -> list[Op]:
     return [("GET", f"/users/{u}/posts?limit={limit}") for u, limit in pages[:total]]
 
 
-def measure(
-    kind: str, pid: int, port: int, ops: list[Op], args: argparse.Namespace, tokens: list[str]
-) -> dict[str, Any]:
+def measure(phase: Phase, pid: int, port: int, args: argparse.Namespace, tokens: list[str]) -> dict[str, Any]:
     """One phase: the ops sent, with what they cost the service and the database."""
+    connections = phase.connections or args.connections
     cpu_before, db_before = bench_meters.process_cpu_seconds(pid), bench_meters.db_counters()
-    result = asyncio.run(drive(port, ops, args.connections, args.seconds, tokens))
+    result = asyncio.run(drive(port, phase.ops, connections, args.seconds, tokens))
     cpu = bench_meters.process_cpu_seconds(pid) - cpu_before
     db = bench_meters.db_counters() - db_before
     count = len(result.latencies)
     return {
-        "kind": kind,
+        "kind": phase.kind,
+        "connections": connections,
         "requests": count,
         "seconds": round(result.elapsed, 2),
         "requests_per_s": round(count / result.elapsed),
@@ -258,13 +258,39 @@ def measure(
 
 def show(stage: int, phase: dict[str, Any]) -> None:
     print(
-        f"stage {stage} {phase['kind']:<13} {phase['requests']:>6} req {phase['requests_per_s']:>6}/s "
+        f"stage {stage} {phase['kind']:<26} {phase['requests']:>6} req {phase['requests_per_s']:>6}/s "
         f"cpu {phase['service_cpu_us_per_request']:>5} us/req = {phase['requests_per_vcpu_s'] or 0:>5} req/vCPU-s "
         f"p50 {phase['p50_ms']:.2f} ms p99 {phase['p99_ms']:.2f} ms db {phase['db_statements_per_request']} stmt "
         f"{phase['db_cpu_us_per_request']} us/req errors {phase['errors']} X-Cache {phase['x_cache']} "
         f"X-DB-Route {phase['x_db_route']}",
         flush=True,
     )
+
+
+@dataclass(frozen=True)
+class Phase:
+    kind: str
+    ops: list[Op]
+    warmup: list[Op] = field(default_factory=list)
+    # None: the run's --connections. One connection shows a request's full cost: nothing
+    # shares its event-loop turns and system calls, as at low load.
+    connections: int | None = None
+
+
+def phases(stage: int, args: argparse.Namespace, mixed: list[Op], warmup: list[Op]) -> list[Phase]:
+    serial = args.requests // 2
+    found = [Phase("health", [("GET", "/health")] * args.requests)]
+    found.append(Phase("health_one_connection", [("GET", "/health")] * serial, connections=1))
+    if stage >= 3:
+        hot = hot_reads()
+        found.append(Phase("cached_read", random.Random(4).choices(hot, k=args.requests), hot))
+        found.append(Phase("cached_read_one_connection", random.Random(5).choices(hot, k=serial), connections=1))
+    found += [
+        Phase("uncached_read", cold_reads(args.users, args.requests, seed=3)),
+        Phase("write", [("W", "")] * (args.requests // 5)),
+        Phase("mixed", mixed, warmup),
+    ]
+    return found
 
 
 def run_wiring(stage: int, args: argparse.Namespace, mixed: list[Op], warmup: list[Op]) -> dict[str, Any]:
@@ -274,20 +300,11 @@ def run_wiring(stage: int, args: argparse.Namespace, mixed: list[Op], warmup: li
         process = start_service(stage, port, args.workers, log)
         try:
             tokens = asyncio.run(sign_in(port, range(1, min(WRITERS, args.users) + 1)))
-            phases: list[tuple[str, Callable[[], list[Op]], list[Op]]] = [
-                ("health", lambda: [("GET", "/health")] * args.requests, []),
-                ("uncached_read", lambda: cold_reads(args.users, args.requests, seed=3), []),
-                ("write", lambda: [("W", "")] * (args.requests // 5), []),
-                ("mixed", lambda: mixed, warmup),
-            ]
-            if stage >= 3:
-                hot = hot_reads()
-                phases.insert(1, ("cached_read", lambda: random.Random(4).choices(hot, k=args.requests), hot))
             results = []
-            for kind, ops, warm in phases:
-                if warm:
-                    asyncio.run(drive(port, warm, args.connections, args.seconds, tokens))
-                results.append(measure(kind, process.pid, port, ops(), args, tokens))
+            for phase in phases(stage, args, mixed, warmup):
+                if phase.warmup:
+                    asyncio.run(drive(port, phase.warmup, args.connections, args.seconds, tokens))
+                results.append(measure(phase, process.pid, port, args, tokens))
                 show(stage, results[-1])
         finally:
             process.terminate()

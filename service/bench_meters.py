@@ -63,7 +63,8 @@ async def _as_root(sql: str, args: tuple[object, ...] = ()) -> tuple[object, ...
 
 
 def ensure_service_user(database: str) -> None:
-    asyncio.run(_as_root("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (SERVICE_USER, HOST, SERVICE_PASSWORD)))
+    if asyncio.run(_as_root("SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s", (SERVICE_USER, HOST))) is None:
+        asyncio.run(_as_root("CREATE USER %s@%s IDENTIFIED BY %s", (SERVICE_USER, HOST, SERVICE_PASSWORD)))
     asyncio.run(_as_root(f"GRANT ALL PRIVILEGES ON `{database}`.* TO %s@%s", (SERVICE_USER, HOST)))
 
 

@@ -95,9 +95,26 @@ def test_capacity_json_holds_the_stages_in_order_with_rising_capacity_and_cost()
     assert all(a["monthly_usd"] <= b["monthly_usd"] for a, b in itertools.pairwise(rows))
     assert rows[0]["monthly_usd"] <= 150
     assert rows[-1]["max_reads_per_s"] >= 40_000 and rows[-1]["max_writes_per_s"] >= 400
-    assert generated["capacity.svg"].startswith("<svg") and generated["capacity.svg"].count("<polyline") == 1
+    assert generated["capacity.svg"].startswith("<svg") and generated["capacity.svg"].count("<path") == 1
     # Each stage page prices the stage at its own capacity; the primer's load only where it is sustained.
     top = rows[-1]
     assert f"{top['max_reads_per_s']:,}" in generated["capacity.md"]
     assert "does not sustain the primer's" in generated["stage-0.md"]
     assert "Reference scenario, the primer's" in generated["stage-6.md"]
+
+
+def test_every_limit_names_its_source_and_date(limits: Limits) -> None:
+    entries = {k: v for k, v in limits.data.items() if isinstance(v, dict)}
+    assert entries, "limits.json holds no limits"
+    for name, entry in entries.items():
+        assert entry.get("source") and entry.get("as_of"), f"{name} has no source or date"
+        assert "value" in entry or any(isinstance(v, dict) for v in entry.values()), name
+    assumptions = [n for n, e in entries.items() if str(e["source"]).startswith("assumption")]
+    assert "proxy_cpu_us_per_request" in assumptions and "rds_gp3_baseline_iops" not in assumptions
+
+
+def test_an_unknown_instance_size_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert capacity_main(["--reads", "10", "-c", "app_instance_type=z9.huge", "--no-cost"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "make capacity: no limits for 'z9.huge' in tools/capacity/limits.json (ec2_instances)"
+    )

@@ -177,14 +177,19 @@ def capacity_svg(loads: Sequence[StageLoad]) -> str:
         f'<text x="16" y="{_H / 2:.0f}" text-anchor="middle" transform="rotate(-90 16 {_H / 2:.0f})">'
         "USD per month</text>"
     )
-    points: list[str] = []
+    # One continuous step where a stage takes over from the one below; a stage that adds no
+    # capacity (its range starts at zero again) is drawn over the same loads, above it.
+    path: list[str] = []
+    previous_end = None
     for s in loads:
         start, end = px(s.start.reads_per_s), px(s.capacity.max_load.reads_per_s)
-        points += [f"{start:.1f},{py(s.monthly_at_start):.1f}", f"{end:.1f},{py(s.monthly_at_capacity):.1f}"]
+        move = "L" if previous_end is not None and math.isclose(start, previous_end) else "M"
+        path += [f"{move}{start:.1f},{py(s.monthly_at_start):.1f}", f"L{end:.1f},{py(s.monthly_at_capacity):.1f}"]
+        previous_end = end
         parts.append(
             f'<text x="{(start + end) / 2:.1f}" y="{py(s.monthly_at_capacity) - 8:.1f}" text-anchor="middle">'
-            f"{s.capacity.stage}</text>"
+            f"stage {s.capacity.stage}</text>"
         )
-    parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#1f6feb" stroke-width="2"/>')
+    parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="#1f6feb" stroke-width="2"/>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
