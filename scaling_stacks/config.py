@@ -146,6 +146,12 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
         "fixed, stage 4+ scales in the range.",
     ),
     ContextKey(
+        name="posts_max_tasks",
+        default=60,
+        meaning="Most tasks the stage-6 posts service scales to (2-200); its CPU limits the top stage "
+        "(docs/capacity.md).",
+    ),
+    ContextKey(
         name="app_capacity",
         default="2-10",
         meaning="App tier ASG size MIN-MAX[:DESIRED] or N; stages 2-3 run DESIRED (default MIN) "
@@ -202,6 +208,7 @@ class StageConfig:
     shards_requested: int = 2
     active_shards_requested: int | None = None
     dynamodb_on_demand: bool = True
+    posts_max_tasks: int = 60
 
     @property
     def stage_name(self) -> str:
@@ -443,6 +450,7 @@ def build_config(
         ),
         dynamodb_on_demand=_choice("dynamodb_capacity", get("dynamodb_capacity"), ("on-demand", "provisioned"))
         == "on-demand",
+        posts_max_tasks=_int("posts_max_tasks", get("posts_max_tasks"), 2, 200),
     )
 
 

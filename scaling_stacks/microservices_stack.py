@@ -17,9 +17,6 @@ from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import ServiceDependencies
 
-# The posts service answers every timeline, feed and post read: it scales furthest.
-POSTS_MAX_TASKS = 60
-
 # Public ALB rules, lowest priority first. A rule holds at most five condition values
 # (the origin-verify header is one), and /users/*/posts must win over /users/*.
 ROUTES: tuple[tuple[int, str, list[str]], ...] = (
@@ -91,7 +88,8 @@ class MicroservicesStack(cdk.Stack):
                 "MIGRATE_ON_START": "false",
                 "USERS_SERVICE_URL": users.url,
             },
-            max_tasks=POSTS_MAX_TASKS,
+            # The posts service answers every timeline, feed and post read: it scales furthest.
+            max_tasks=config.posts_max_tasks,
         )
         posts.connections.allow_to(users.service, ec2.Port.tcp(SERVICE_PORT), "posts service to users service")
         for service in (users, posts):

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from scaling_stacks.assembly import ROOT
-from tests.stage_cache import ALL_STAGES
+from tests.stage_cache import ALL_STAGES, StageCache
 from tools.capacity.__main__ import main as capacity_main
 from tools.capacity.model import PRIMER_READS, PRIMER_WRITES, Limits, Load, Measured, stage_capacity
 from tools.capacity.plan import all_stage_configs, capacities, config_for, first_serving, sizings
@@ -118,3 +118,19 @@ def test_an_unknown_instance_size_is_one_clear_error(capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err.strip() == (
         "make capacity: no limits for 'z9.huge' in tools/capacity/limits.json (ec2_instances)"
     )
+
+
+def test_stage_6_follows_the_posts_service_task_limit(measured: Measured, limits: Limits, stages: StageCache) -> None:
+    default = stage_capacity(config_for(6), measured, limits)
+    fewer = stage_capacity(config_for(6, {"posts_max_tasks": "20"}), measured, limits)
+    assert fewer.max_load.reads_per_s < default.max_load.reads_per_s
+    assert fewer.bottleneck.name.startswith("posts service CPU (20 Fargate tasks")
+    # The template scales the posts service to what the model assumes.
+    targets = [
+        body["Properties"]
+        for template in stages[6].templates.values()
+        for body in template["Resources"].values()
+        if body["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+    ]
+    assert sorted(t["MaxCapacity"] for t in targets) == [10, stages[6].config.posts_max_tasks]
+    assert capacity_main(["--reads", "10", "-c", "posts_max_tasks=1", "--no-cost"]) == 2

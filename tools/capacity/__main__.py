@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         top = stages[-1]
         print(
             f"no stage serves {load.reads_per_s:,.0f} reads/s and {load.writes_per_s:,.0f} writes/s with these "
-            f"sizes; stage {top.stage} runs out of {top.bottleneck.name} first: raise it with -c (see README)"
+            f"sizes; stage {top.stage} runs out of {top.bottleneck.name} first: raise the sizes behind it with "
+            "-c KEY=VALUE where a context key sets them (README), or its quota"
         )
         return 1
     print(f"\nstage {chosen.stage} serves {load.reads_per_s:,.0f} reads/s and {load.writes_per_s:,.0f} writes/s:")

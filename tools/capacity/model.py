@@ -15,7 +15,6 @@ from typing import Any
 
 from constructs_lib.microservice import FargateMicroservice
 from scaling_stacks.config import StageConfig
-from scaling_stacks.microservices_stack import POSTS_MAX_TASKS
 
 HERE = Path(__file__).parent
 LIMITS_FILE = HERE / "limits.json"
@@ -172,10 +171,10 @@ def _compute(config: StageConfig, limits: Limits) -> _Compute:
         vcpu = _fargate_default("cpu") / 1024
         spec = {"vcpu": vcpu}
         return _Compute(
-            f"posts service CPU ({POSTS_MAX_TASKS} Fargate tasks of {vcpu:g} vCPU)",
+            f"posts service CPU ({config.posts_max_tasks} Fargate tasks of {vcpu:g} vCPU)",
             "tasks",
-            POSTS_MAX_TASKS,
-            limits.cpu_us_per_s(spec, POSTS_MAX_TASKS),
+            config.posts_max_tasks,
+            limits.cpu_us_per_s(spec, config.posts_max_tasks),
             1,
             _fargate_default("min_tasks"),
         )
