@@ -106,6 +106,10 @@ def capacity_page(loads: Sequence[StageLoad], prices: PriceTable, generated: str
         "",
         *_resource_rows(loads),
         "",
+        "## The model against the bench",
+        "",
+        *_model_against_bench(Measured.load()),
+        "",
         "## Where the numbers come from",
         "",
         f"- Per-request costs: `tools/capacity/measured.json`, written by `make bench` on {measured['measured_on']} "
@@ -121,6 +125,24 @@ def capacity_page(loads: Sequence[StageLoad], prices: PriceTable, generated: str
         "- CloudFront's API behaviour does not cache (CachingDisabled): every API request reaches the origin.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _model_against_bench(measured: Measured) -> list[str]:
+    """The stage-3 wiring's mixed request predicted from the single-kind phases alone, against the
+    mixed phase as measured: how far the parts explain the whole."""
+    hits = measured.hit_ratio()
+    kinds = ("cached_read", "uncached_read", "write")
+    cached, uncached, write = (float(measured.phase(3, kind)["service_cpu_us_per_request"]) for kind in kinds)
+    predicted = (100 * (hits * cached + (1 - hits) * uncached) + write) / 101
+    actual = float(measured.phase(3, "mixed")["service_cpu_us_per_request"])
+    return [
+        f"At stage 3's wiring, a cache hit ratio of {hits:.1%} (as measured in the mix), a cached read at "
+        f"{cached:.0f} µs of service CPU, a timeline miss at {uncached:.0f} µs and a write at {write:.0f} µs "
+        f"predict {predicted:.0f} µs per request of the 100 : 1 mix, {1e6 / predicted:,.0f} requests per vCPU-second; "
+        f"the bench measured {actual:.0f} µs, {1e6 / actual:,.0f} per vCPU-second. The difference is the home-feed "
+        "misses, which cost more than a timeline miss, so the model takes a read's cost from the mixed phase and "
+        "only the hit/miss split from the single-kind phases.",
+    ]
 
 
 def _resource_rows(loads: Sequence[StageLoad]) -> list[str]:

@@ -217,8 +217,8 @@ def comparison(docs: Sequence[StageDocs]) -> str:
         GENERATED,
         "",
         "What each stage adds to or removes from the one below, how many resources its templates hold, and its "
-        "estimated monthly cost under the default traffic profile (see any stage page for the assumptions and "
-        "the line items).",
+        "estimated monthly cost at the most load it sustains ([capacity.md](capacity.md); see any stage page for "
+        "the assumptions and the line items).",
         "",
         "| Stage | Stacks | Resources | Components | Fixed / month | Variable / month | Total / month |",
         "|---|---:|---:|---:|---:|---:|---:|",
