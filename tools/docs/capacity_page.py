@@ -123,6 +123,10 @@ def capacity_page(loads: Sequence[StageLoad], prices: PriceTable, generated: str
         "reader, at the measured hit ratio. Stage 5 and 6 paths the bench does not run (DynamoDB posts, SQS "
         "events, the posts service's call to the users service) add the assumed AWS SDK and peer-call CPU.",
         "- CloudFront's API behaviour does not cache (CachingDisabled): every API request reaches the origin.",
+        "- Database connections: the fleet that grows with the load (its worker processes x DB_POOL_SIZE) against "
+        "the writer's max_connections; fleets that stay at their minimum are left out.",
+        "- Stage 1 adds CloudFront, WAF and static assets on S3 but no API capacity: the same db.t4g.micro runs out "
+        "first at stages 0 and 1 (a bigger class at stage 1 would reboot the single-AZ database during the upgrade).",
     ]
     return "\n".join(lines) + "\n"
 
