@@ -17,6 +17,8 @@ from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import ServiceDependencies
 
+POSTS_TASK_CPU, POSTS_TASK_MEMORY_MIB = 1024, 2048
+
 # Public ALB rules, lowest priority first. A rule holds at most five condition values
 # (the origin-verify header is one), and /users/*/posts must win over /users/*.
 ROUTES: tuple[tuple[int, str, list[str]], ...] = (
@@ -88,7 +90,10 @@ class MicroservicesStack(cdk.Stack):
                 "MIGRATE_ON_START": "false",
                 "USERS_SERVICE_URL": users.url,
             },
-            # The posts service answers every timeline, feed and post read: it scales furthest.
+            # The posts service answers every timeline, feed and post read: it scales furthest, on
+            # tasks of one vCPU (the one service process uses one core; AWS SDK calls add threads).
+            cpu=POSTS_TASK_CPU,
+            memory_mib=POSTS_TASK_MEMORY_MIB,
             max_tasks=config.posts_max_tasks,
         )
         posts.connections.allow_to(users.service, ec2.Port.tcp(SERVICE_PORT), "posts service to users service")

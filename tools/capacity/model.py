@@ -15,6 +15,7 @@ from typing import Any
 
 from constructs_lib.microservice import FargateMicroservice
 from scaling_stacks.config import StageConfig
+from scaling_stacks.microservices_stack import POSTS_TASK_CPU
 
 HERE = Path(__file__).parent
 LIMITS_FILE = HERE / "limits.json"
@@ -168,7 +169,7 @@ def _fargate_default(parameter: str) -> int:
 def _compute(config: StageConfig, limits: Limits) -> _Compute:
     """What runs the service at this stage, at the most it can scale to."""
     if config.has_microservices:
-        vcpu = _fargate_default("cpu") / 1024
+        vcpu = POSTS_TASK_CPU / 1024
         spec = {"vcpu": vcpu}
         return _Compute(
             f"posts service CPU ({config.posts_max_tasks} Fargate tasks of {vcpu:g} vCPU)",
@@ -206,13 +207,13 @@ def _service_costs(config: StageConfig, measured: Measured, limits: Limits, hit_
         mixed = measured.per_read(3, "service_cpu_us_per_request")
         miss = (mixed - measured_ratio * hit) / (1 - measured_ratio)
         if config.has_async:
-            miss += limits.value("aws_sdk_call_cpu_us")
+            miss += limits.value("aws_sdk_read_cpu_us")
         if config.has_microservices:
             miss += limits.value("peer_call_cpu_us")
         read = hit_ratio * hit + (1 - hit_ratio) * miss
         write = float(measured.phase(3, "write")["service_cpu_us_per_request"])
         if config.has_async:
-            write += 2 * limits.value("aws_sdk_call_cpu_us")
+            write += limits.value("aws_sdk_write_cpu_us")
     if config.has_single_box:
         read += limits.value("proxy_cpu_us_per_request")
         write += limits.value("proxy_cpu_us_per_request")

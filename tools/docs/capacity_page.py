@@ -121,7 +121,8 @@ def capacity_page(loads: Sequence[StageLoad], prices: PriceTable, generated: str
         "sustained load above it spends CPU credits.",
         "- Stages 0-2 cost what the bench measured on MySQL alone; 3 and up what it measured with the cache and a "
         "reader, at the measured hit ratio. Stage 5 and 6 paths the bench does not run (DynamoDB posts, SQS "
-        "events, the posts service's call to the users service) add the assumed AWS SDK and peer-call CPU.",
+        "events, the posts service's call to the users service) add the client CPU of those calls, measured "
+        "separately (`limits.json`).",
         "- CloudFront's API behaviour does not cache (CachingDisabled): every API request reaches the origin.",
         "- Database connections: the fleet that grows with the load (its worker processes x DB_POOL_SIZE) against "
         "the writer's max_connections; fleets that stay at their minimum are left out.",
