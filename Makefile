@@ -16,7 +16,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 WHEELHOUSE := service/wheelhouse/requirements.sha256
 
-.PHONY: install wheelhouse synth cdk test lint run-local bench plan docs clean
+.PHONY: install wheelhouse synth cdk test lint run-local bench capacity plan docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
@@ -58,7 +58,11 @@ run-local: install
 	$(PY) -m service.run_local --stage $(STAGE)
 
 bench: install
-	$(PY) -m service.bench
+	$(PY) -m service.bench --out tools/capacity/measured.json
+
+# make capacity RPS=5000 WRITES=50 [CONTEXT="-c app_capacity=2-20"]: which stage and sizes serve that load.
+capacity: install
+	@$(PY) -m tools.capacity --reads "$(RPS)" --writes "$(or $(WRITES),0)" $(CONTEXT)
 
 plan: install
 	$(PY) -m tools.stage_plan --from $(FROM) --to $(TO) $(PLAN_ARGS)

@@ -129,7 +129,12 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ),
     ContextKey(name="nat_gateways", default=1, meaning="NAT gateways from stage 2, 1 (cheaper) or 2 (one per AZ)."),
     ContextKey(name="read_replicas", default=2, meaning="MySQL read replicas from stage 3, 1 to 15."),
-    ContextKey(name="cache_node_type", default="cache.t4g.medium", meaning="ElastiCache node type from stage 3."),
+    ContextKey(
+        name="cache_node_type",
+        default=None,
+        meaning="ElastiCache node type from stage 3; default cache.t4g.medium at stages 3-4, cache.m7g.xlarge "
+        "from stage 5 (every cached read crosses the primary's network: see docs/capacity.md).",
+    ),
     ContextKey(
         name="spot_percentage",
         default=70,
@@ -160,6 +165,12 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
         default="2-6",
         meaning="Web tier ASG size MIN-MAX[:DESIRED] or N; stages 2-3 run DESIRED (default MIN) "
         "fixed, stage 4+ scales in the range.",
+    ),
+    ContextKey(
+        name="posts_max_tasks",
+        default=60,
+        meaning="Most tasks the stage-6 posts service scales to (2-200); its CPU limits the top stage "
+        "(docs/capacity.md).",
     ),
     ContextKey(
         name="app_capacity",
@@ -211,7 +222,7 @@ class StageConfig:
     web_capacity_requested: Capacity = field(default_factory=lambda: Capacity(min=2, max=2, desired=2))
     app_capacity_requested: Capacity = field(default_factory=lambda: Capacity(min=2, max=2, desired=2))
     read_replicas_requested: int = 2
-    cache_node_type: str = "cache.t4g.medium"
+    cache_node_type_override: str | None = None
     spot_percentage: int = 70
     on_demand_base: int = 1
     web_spot: bool = False
@@ -220,6 +231,7 @@ class StageConfig:
     shards_requested: int = 2
     active_shards_requested: int | None = None
     dynamodb_on_demand: bool = True
+    posts_max_tasks: int = 60
 
     @property
     def stage_name(self) -> str:
@@ -284,6 +296,12 @@ class StageConfig:
     @property
     def has_cache(self) -> bool:
         return self.stage >= 3
+
+    @property
+    def cache_node_type(self) -> str:
+        if self.cache_node_type_override:
+            return self.cache_node_type_override
+        return "cache.m7g.xlarge" if self.stage >= 5 else "cache.t4g.medium"
 
     @property
     def read_replicas(self) -> int:
@@ -464,13 +482,11 @@ def build_config(
         web_capacity_requested=_capacity("web_capacity", get("web_capacity")),
         app_capacity_requested=_capacity("app_capacity", get("app_capacity")),
         read_replicas_requested=_int("read_replicas", get("read_replicas"), 1, 15),
-        cache_node_type=_required(
-            _match(
-                "cache_node_type",
-                get("cache_node_type"),
-                _CACHE_NODE,
-                "an ElastiCache node type such as cache.t4g.medium",
-            )
+        cache_node_type_override=_match(
+            "cache_node_type",
+            get("cache_node_type"),
+            _CACHE_NODE,
+            "an ElastiCache node type such as cache.t4g.medium",
         ),
         spot_percentage=_int("spot_percentage", get("spot_percentage"), 0, 100),
         on_demand_base=_int("on_demand_base", get("on_demand_base"), 0, 100),
@@ -483,6 +499,7 @@ def build_config(
         ),
         dynamodb_on_demand=_choice("dynamodb_capacity", get("dynamodb_capacity"), ("on-demand", "provisioned"))
         == "on-demand",
+        posts_max_tasks=_int("posts_max_tasks", get("posts_max_tasks"), 2, 200),
     )
 
 

@@ -18,6 +18,8 @@ from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import ServiceDependencies
 
+POSTS_TASK_CPU, POSTS_TASK_MEMORY_MIB = 1024, 2048
+
 # The site load balancer's rules, lowest priority first: /users/*/posts must win over /users/*.
 # Each is created only once its service's tasks pass their health checks; until then (and
 # whatever no rule matches) the web tier, the listener's default, serves the path.
@@ -95,6 +97,11 @@ class MicroservicesStack(cdk.Stack):
                 "USERS_SERVICE_URL": users.url,
             },
             telemetry=telemetry,
+            # The posts service answers every timeline, feed and post read: it scales furthest, on
+            # tasks of one vCPU (the one service process uses one core; AWS SDK calls add threads).
+            cpu=POSTS_TASK_CPU,
+            memory_mib=POSTS_TASK_MEMORY_MIB,
+            max_tasks=config.posts_max_tasks,
         )
         posts.connections.allow_to(users.service, ec2.Port.tcp(SERVICE_PORT), "posts service to users service")
         for service in (users, posts):

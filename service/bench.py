@@ -1,53 +1,62 @@
-"""``python -m service.bench``: stage-0 wiring (MySQL only) against stage-3 wiring
-(cache-aside in Redis plus a reader) under the same read-heavy load.
+"""``python -m service.bench``: what one request costs the service, per stage wiring and
+request kind, and stage-0 wiring (MySQL only) against stage-3 wiring (cache-aside in
+Redis plus a reader) under the same read-heavy mix.
 
-The service runs as its own process; the load generator is a minimal HTTP/1.1
-keep-alive client on asyncio in this process, so that it costs the shared two
-cores as little as possible. Every request goes to 127.0.0.1, the number of
-requests and the time per stage are bounded, and both stages replay the same
-seeded sequence of requests: 100 reads to 1 write (a new post). Reads are home
-timelines (``/users/{id}/feed``: the user's and their followees' newest posts, which
-the database must gather and sort), user timelines and single posts, for users drawn
-from a skewed, Zipf-like popularity, as are the accounts each user follows."""
+The service runs as its own process (one worker unless told otherwise); the load
+generator (`service.bench_load`) runs in this process and sends only to 127.0.0.1,
+bounded in requests and time. For each phase the bench measures the service
+processes' CPU time per request from /proc (apart from the load generator), the
+throughput one fully busy vCPU would give (1 s / CPU per request), p50/p99 latency,
+and the database statements per request and their server CPU from MariaDB's user
+statistics for the service's own MySQL user (`service.bench_meters`).
+
+Kinds: `health` (no I/O), `cached_read` (a user timeline or user read that Redis
+answers), `uncached_read` (a user timeline page not in the cache: at stage 3 a miss
+then a fill, at stage 0 a plain read), `write` (a new post) and `mixed`: 100 reads to
+1 write, the reads 50 % home feeds (``/users/{id}/feed``: the user's and their
+followees' newest posts, which the database must gather and sort), 30 % user
+timelines and 20 % single posts, for users drawn from a skewed, Zipf-like popularity,
+as are the accounts each user follows. Both wirings replay the same seeded sequences.
+
+``--out FILE`` writes the results as JSON: `tools/capacity/` reads them (`make bench`
+writes `tools/capacity/measured.json`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import itertools
+import json
 import os
+import platform
 import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncmy
-import orjson
 import redis
 
+from service import bench_meters
+from service.bench_load import HOST, PASSWORD, Op, drive, sign_in
 from service.config import DbEndpoint
 from service.ids import new_ulid
 from service.migrate import migrate_database
 from service.passwords import hash_password
 
 DB = "scaling_app_bench"
-PASSWORD = "bench-password"
 WRITERS = 20
 FOLLOWS = 50
-HOST = "127.0.0.1"
-
-
-@dataclass
-class Result:
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    cache: dict[str, int] = field(default_factory=dict)
-    routes: dict[str, int] = field(default_factory=dict)
-    elapsed: float = 0.0
+# Users whose timeline and user record the cached-read phase keeps hot.
+HOT_USERS = 200
+# Wirings the service has: stages 0-2 run it on MySQL alone, 3-4 add Redis and a reader.
+WIRINGS: dict[int, tuple[str, tuple[int, ...]]] = {0: ("MySQL only", (0, 1, 2)), 3: ("cache + reader", (3, 4))}
 
 
 # -- data set ------------------------------------------------------------------
@@ -133,11 +142,11 @@ async def recent_post_ids(users: int, per_user: int) -> dict[int, list[str]]:
     return recent
 
 
-def workload(users: int, recent: dict[int, list[str]], total: int, seed: int) -> list[tuple[str, str]]:
-    """The same (method, path) sequence for both stages; 'W' marks a write."""
+def mixed_workload(users: int, recent: dict[int, list[str]], total: int, seed: int) -> list[Op]:
+    """The same (method, path) sequence for both wirings; 'W' marks a write."""
     rng = random.Random(seed)
     weights = list(itertools.accumulate(1 / (rank**1.1) for rank in range(1, users + 1)))
-    ops: list[tuple[str, str]] = []
+    ops: list[Op] = []
     for i in range(total):
         if i % 101 == 100:
             ops.append(("W", ""))
@@ -153,85 +162,6 @@ def workload(users: int, recent: dict[int, list[str]], total: int, seed: int) ->
     return ops
 
 
-# -- load generator ------------------------------------------------------------
-
-
-async def request(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    cookie: str = "",
-) -> tuple[int, dict[str, str]]:
-    head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\n"
-    if cookie:
-        head += f"Cookie: sid={cookie}\r\n"
-    if body:
-        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-    writer.write(head.encode() + b"\r\n" + body)
-    raw = await reader.readuntil(b"\r\n\r\n")
-    lines = raw.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = {}
-    for line in lines[1:]:
-        if line:
-            name, _, value = line.partition(":")
-            headers[name.lower()] = value.strip()
-    await reader.readexactly(int(headers.get("content-length", "0")))
-    return status, headers
-
-
-async def sign_in(port: int, users: int) -> list[str]:
-    tokens = []
-    reader, writer = await asyncio.open_connection(HOST, port)
-    for uid in range(1, min(WRITERS, users) + 1):
-        body = orjson.dumps({"username": f"user{uid}", "password": PASSWORD})
-        status, headers = await request(reader, writer, "POST", "/sessions", body)
-        assert status == 200, f"sign-in failed with {status}"
-        tokens.append(headers["set-cookie"].split(";", 1)[0].split("=", 1)[1])
-    writer.close()
-    return tokens
-
-
-async def drive(
-    port: int, ops: list[tuple[str, str]], connections: int, seconds: float, tokens: list[str], result: Result | None
-) -> None:
-    queue = iter(ops)
-    deadline = time.perf_counter() + seconds
-    writes = itertools.count()
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        try:
-            for method, path in queue:
-                if time.perf_counter() > deadline:
-                    return
-                cookie = ""
-                body = b""
-                if method == "W":
-                    n = next(writes)
-                    method, path, cookie = "POST", "/posts", tokens[n % len(tokens)]
-                    body = orjson.dumps({"body": f"bench write {n}"})
-                started = time.perf_counter()
-                status, headers = await request(reader, writer, method, path, body, cookie)
-                if result is None:
-                    continue
-                result.latencies.append(time.perf_counter() - started)
-                if status >= 400:
-                    result.errors += 1
-                for name, counts in (("x-cache", result.cache), ("x-db-route", result.routes)):
-                    value = headers.get(name, "?")
-                    counts[value] = counts.get(value, 0) + 1
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    if result is not None:
-        result.elapsed = time.perf_counter() - started
-
-
 # -- the service under test ----------------------------------------------------
 
 
@@ -241,7 +171,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_service(stage: int, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_service(stage: int, port: int, workers: int, log: Any) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "APP_STAGE": str(stage),
@@ -249,8 +179,8 @@ def start_service(stage: int, port: int, workers: int) -> subprocess.Popen[bytes
         "INSTANCE_ID": f"bench-{stage}",
         "WEB_CONCURRENCY": str(workers),
         "DB_WRITER_HOST": HOST,
-        "DB_USER": "root",
-        "DB_PASSWORD": "",
+        "DB_USER": bench_meters.SERVICE_USER,
+        "DB_PASSWORD": bench_meters.SERVICE_PASSWORD,
         "DB_NAME": DB,
     }
     if stage >= 3:
@@ -263,9 +193,7 @@ def start_service(stage: int, port: int, workers: int) -> subprocess.Popen[bytes
                 "CACHE_KEY_PREFIX": "bench:",
             }
         )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    process = subprocess.Popen([sys.executable, "-m", "service"], env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -274,9 +202,8 @@ def start_service(stage: int, port: int, workers: int) -> subprocess.Popen[bytes
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(
-                    process.stderr.read().decode()[-2000:] if process.stderr else "service did not start"
-                ) from None
+                log.seek(0)
+                raise RuntimeError(log.read().decode()[-2000:] or "service did not start") from None
             time.sleep(0.1)
 
 
@@ -287,55 +214,145 @@ def clear_cache() -> None:
         client.delete(*keys[start : start + 5000])
 
 
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * fraction))]
+# -- phases --------------------------------------------------------------------
 
 
-def run_stage(stage: int, args: argparse.Namespace, ops: list[tuple[str, str]], warmup: list[tuple[str, str]]) -> float:
+def hot_reads() -> list[Op]:
+    return [("GET", path) for u in range(1, HOT_USERS + 1) for path in (f"/users/{u}/posts", f"/users/{u}")]
+
+
+def cold_reads(users: int, total: int, seed: int) -> list[Op]:
+    """Timeline pages no earlier phase asked for: distinct (user, limit) pairs; limit 20,
+    the default, is left to the other phases."""
+    pages = [(u, limit) for u in range(1, users + 1) for limit in range(1, 20)]
+    random.Random(seed).shuffle(pages)
+    return [("GET", f"/users/{u}/posts?limit={limit}") for u, limit in pages[:total]]
+
+
+def measure(phase: Phase, pid: int, port: int, args: argparse.Namespace, tokens: list[str]) -> dict[str, Any]:
+    """One phase: the ops sent, with what they cost the service and the database."""
+    connections = phase.connections or args.connections
+    cpu_before, db_before = bench_meters.process_cpu_seconds(pid), bench_meters.db_counters()
+    result = asyncio.run(drive(port, phase.ops, connections, args.seconds, tokens))
+    cpu = bench_meters.process_cpu_seconds(pid) - cpu_before
+    db = bench_meters.db_counters() - db_before
+    count = len(result.latencies)
+    return {
+        "kind": phase.kind,
+        "connections": connections,
+        "requests": count,
+        "seconds": round(result.elapsed, 2),
+        "requests_per_s": round(count / result.elapsed),
+        "service_cpu_us_per_request": round(cpu / count * 1e6),
+        "requests_per_vcpu_s": round(count / cpu) if cpu else None,
+        "p50_ms": round(result.percentile_ms(0.5), 2),
+        "p99_ms": round(result.percentile_ms(0.99), 2),
+        "db_statements_per_request": round(db.statements / count, 2),
+        "db_cpu_us_per_request": round(db.cpu_seconds / count * 1e6),
+        "response_bytes_per_request": round(result.response_bytes / count),
+        "errors": result.errors,
+        "x_cache": dict(sorted(result.cache.items())),
+        "x_db_route": dict(sorted(result.routes.items())),
+    }
+
+
+def show(stage: int, phase: dict[str, Any]) -> None:
+    print(
+        f"stage {stage} {phase['kind']:<26} {phase['requests']:>6} req {phase['requests_per_s']:>6}/s "
+        f"cpu {phase['service_cpu_us_per_request']:>5} us/req = {phase['requests_per_vcpu_s'] or 0:>5} req/vCPU-s "
+        f"p50 {phase['p50_ms']:.2f} ms p99 {phase['p99_ms']:.2f} ms db {phase['db_statements_per_request']} stmt "
+        f"{phase['db_cpu_us_per_request']} us/req errors {phase['errors']} X-Cache {phase['x_cache']} "
+        f"X-DB-Route {phase['x_db_route']}",
+        flush=True,
+    )
+
+
+@dataclass(frozen=True)
+class Phase:
+    kind: str
+    ops: list[Op]
+    warmup: list[Op] = field(default_factory=list)
+    # None: the run's --connections. One connection shows a request's full cost: nothing
+    # shares its event-loop turns and system calls, as at low load.
+    connections: int | None = None
+
+
+def phases(stage: int, args: argparse.Namespace, mixed: list[Op], warmup: list[Op]) -> list[Phase]:
+    serial = args.requests // 2
+    found = [Phase("health", [("GET", "/health")] * args.requests)]
+    found.append(Phase("health_one_connection", [("GET", "/health")] * serial, connections=1))
+    if stage >= 3:
+        hot = hot_reads()
+        found.append(Phase("cached_read", random.Random(4).choices(hot, k=args.requests), hot))
+        found.append(Phase("cached_read_one_connection", random.Random(5).choices(hot, k=serial), connections=1))
+    found += [
+        Phase("uncached_read", cold_reads(args.users, args.requests, seed=3)),
+        Phase("write", [("W", "")] * (args.requests // 5)),
+        Phase("mixed", mixed, warmup),
+    ]
+    return found
+
+
+def run_wiring(stage: int, args: argparse.Namespace, mixed: list[Op], warmup: list[Op]) -> dict[str, Any]:
     clear_cache()
     port = free_port()
-    process = start_service(stage, port, args.workers)
-    try:
-        tokens = asyncio.run(sign_in(port, args.users))
-        asyncio.run(drive(port, warmup, args.connections, args.seconds, tokens, None))
-        result = Result()
-        asyncio.run(drive(port, ops, args.connections, args.seconds, tokens, result))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        clear_cache()
-    values = sorted(result.latencies)
-    rps = len(values) / result.elapsed
-    print(
-        f"stage {stage}: {len(values)} requests in {result.elapsed:.1f} s, {rps:.0f} req/s, "
-        f"p50 {percentile(values, 0.5) * 1000:.2f} ms, p99 {percentile(values, 0.99) * 1000:.2f} ms, "
-        f"errors {result.errors}, X-Cache {result.cache}, X-DB-Route {result.routes}"
-    )
-    return rps
+    with tempfile.TemporaryFile() as log:
+        process = start_service(stage, port, args.workers, log)
+        try:
+            tokens = asyncio.run(sign_in(port, range(1, min(WRITERS, args.users) + 1)))
+            results = []
+            for phase in phases(stage, args, mixed, warmup):
+                if phase.warmup:
+                    asyncio.run(drive(port, phase.warmup, args.connections, args.seconds, tokens))
+                results.append(measure(phase, process.pid, port, args, tokens))
+                show(stage, results[-1])
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            clear_cache()
+    name, stages = WIRINGS[stage]
+    return {"wiring": name, "env_stage": stage, "stages": list(stages), "phases": results}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--posts-per-user", type=int, default=500)
-    parser.add_argument("--requests", type=int, default=20000, help="per stage, after warm-up")
-    parser.add_argument("--warmup", type=int, default=10000, help="requests before measuring, per stage")
-    parser.add_argument("--workers", type=int, default=2, help="service worker processes")
+    parser.add_argument("--requests", type=int, default=5000, help="per single-kind phase (writes: a fifth)")
+    parser.add_argument("--mixed-requests", type=int, default=20000, help="mixed phase, after warm-up")
+    parser.add_argument("--warmup", type=int, default=10000, help="mixed requests before measuring")
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--seconds", type=float, default=30.0, help="time limit per phase")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--out", type=Path, help="write the results to this JSON file")
     args = parser.parse_args()
 
     asyncio.run(seed(args.users, args.posts_per_user))
+    bench_meters.ensure_service_user(DB)
     recent = asyncio.run(recent_post_ids(args.users, 5))
-    warmup = workload(args.users, recent, args.warmup, seed=1)
-    ops = workload(args.users, recent, args.requests, seed=2)
+    warmup = mixed_workload(args.users, recent, args.warmup, seed=1)
+    mixed = mixed_workload(args.users, recent, args.mixed_requests, seed=2)
     print(
-        f"load: {args.connections} connections, {args.requests} requests per stage "
-        f"(100 reads : 1 write), {os.cpu_count()} cores shared by all processes"
+        f"load: {args.connections} connections, {args.workers} service worker(s), {args.requests} requests per "
+        f"phase, mixed {args.mixed_requests} (100 reads : 1 write), {os.cpu_count()} cores shared by all processes"
     )
-    stage0 = run_stage(0, args, ops, warmup)
-    stage3 = run_stage(3, args, ops, warmup)
-    print(f"ratio stage3/stage0 req/s: {stage3 / stage0:.2f}")
+    with bench_meters.user_statistics():
+        wirings = [run_wiring(stage, args, mixed, warmup) for stage in WIRINGS]
+    rps = {w["env_stage"]: next(p for p in w["phases"] if p["kind"] == "mixed")["requests_per_s"] for w in wirings}
+    print(f"mixed req/s, stage 3 / stage 0: {rps[3] / rps[0]:.2f}")
+    if args.out:
+        report = {
+            "measured_on": time.strftime("%Y-%m-%d", time.gmtime()),
+            "command": "make bench (python -m service.bench)",
+            "machine": f"{os.cpu_count()} cores shared by the load generator, MariaDB and Redis; "
+            f"Python {platform.python_version()}",
+            "service_workers": args.workers,
+            "connections": args.connections,
+            "data_set": f"{args.users} users x {args.posts_per_user} posts, {FOLLOWS} follows each",
+            "wirings": wirings,
+        }
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"results: {args.out}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,20 @@ import redis.asyncio as redis
 
 from service.config import CacheConfig
 
+# A read and the owner's marker in one command: a script call costs the service less
+# CPU than a two-command pipeline (profiled: the pipeline object, its command stack and
+# its retry wrapper were the largest share of a cache hit's own Python work), and the
+# two values are read atomically.
+_LOOKUP = """
+local value
+if ARGV[1] == '' then
+  value = redis.call('GET', KEYS[1])
+else
+  value = redis.call('HGET', KEYS[1], ARGV[1])
+end
+return {value, redis.call('GET', KEYS[2])}
+"""
+
 _FILL = """
 local seen = redis.call('GET', KEYS[2])
 if (seen or '') ~= ARGV[1] then return 0 end
@@ -47,6 +61,7 @@ class Cache:
         self._prefix = prefix
         self._ttl = ttl
         self._ryw = ryw_seconds
+        self._lookup = client.register_script(_LOOKUP)
         self._fill = client.register_script(_FILL)
 
     def key(self, name: str) -> str:
@@ -58,13 +73,7 @@ class Cache:
     async def lookup(self, name: str, field: str | None, owner: int) -> tuple[bytes | None, bytes]:
         """One round trip: the cached value (or None) and the owner's marker as seen
         now (b"" when absent), which the fill must present again."""
-        pipe = self.client.pipeline(transaction=False)
-        if field is None:
-            pipe.get(self.key(name))
-        else:
-            pipe.hget(self.key(name), field)
-        pipe.get(self._marker(owner))
-        value, marker = await pipe.execute()
+        value, marker = await self._lookup(keys=[self.key(name), self._marker(owner)], args=[field or ""])
         return value, marker or b""
 
     async def fill(

@@ -18,6 +18,7 @@ import socket
 
 import boto3
 import uvicorn
+import uvloop
 
 from service import shardmap
 from service.app import create_app
@@ -141,7 +142,8 @@ def main() -> None:
     for s in servers:
         settings = s.config.app.state.services.settings
         print(f"{settings.role} service: http://{HOST}:{s.config.port}  capabilities {settings.capabilities()}")
-    asyncio.run(serve(servers))
+    # The loop `python -m service` runs (uvicorn's loop="uvloop"): a local run costs per request what a host does.
+    uvloop.run(serve(servers))
 
 
 if __name__ == "__main__":

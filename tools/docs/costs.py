@@ -30,7 +30,8 @@ class TrafficProfile:
     writes_per_second: float = 400
     write_kb: float = 1.0
     read_response_kb: float = 1.0
-    cdn_cache_hit_ratio: float = 0.5
+    # The API behaviour of the distribution uses CachingDisabled: every API read reaches the origin.
+    cdn_cache_hit_ratio: float = 0.0
     requests_per_connection: float = 100
     elastic_fill: float = 0.5
     nat_gb_per_month: float = 100
@@ -44,7 +45,8 @@ class TrafficProfile:
             f"CloudFront answers {self.cdn_cache_hit_ratio:.0%} of reads from cache; the rest and all writes reach "
             "the origin",
             f"{self.requests_per_connection:g} requests per connection to a load balancer (keep-alive)",
-            f"elastic Auto Scaling groups run on average {self.elastic_fill:.0%} of the way from min to max size",
+            f"elastic Auto Scaling groups and ECS services run on average {self.elastic_fill:.0%} of the way from "
+            "their minimum to their maximum size",
             f"{self.nat_gb_per_month:g} GB/month through each NAT gateway (updates, AWS APIs without endpoints)",
             "each write passes once through every topic, stream, queue and worker on the async path; "
             f"workers take batches of {self.worker_batch_size} at {self.worker_ms_per_invocation:g} ms",
@@ -453,8 +455,24 @@ def _function(ctx: _Context, res: Resource) -> None:
     )
 
 
+def _scaling_range(ctx: _Context, res: Resource) -> tuple[float, float] | None:
+    """(min, max) of the scalable target that scales this ECS service, if one does."""
+    for target in ctx.inventory.of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
+        if res.key in ctx.inventory.references(target.key):
+            return float(target.properties["MinCapacity"]), float(target.properties["MaxCapacity"])
+    return None
+
+
 def _fargate_service(ctx: _Context, res: Resource) -> None:
-    tasks = float(res.properties.get("DesiredCount", 1))
+    desired = float(res.properties.get("DesiredCount", 1))
+    scaling = _scaling_range(ctx, res)
+    extra = (scaling[1] - max(desired, scaling[0])) * ctx.profile.elastic_fill if scaling else 0.0
+    for part, tasks in (("fixed", desired), ("variable", extra)):
+        if tasks > 0:
+            _fargate_tasks(ctx, res, part, tasks)
+
+
+def _fargate_tasks(ctx: _Context, res: Resource, part: str, tasks: float) -> None:
     definition = next(
         (
             ctx.props_of(k)
@@ -473,7 +491,7 @@ def _fargate_service(ctx: _Context, res: Resource) -> None:
         price_key = f"fargate.{platform}.{key}"
         hours = tasks * amount * ctx.prices.hours
         ctx.add(
-            "fixed",
+            part,
             res,
             f"{tasks:g} tasks x {amount:g} {what} ({spot_share:.0%} Spot)",
             hours,

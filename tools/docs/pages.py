@@ -9,6 +9,16 @@ from dataclasses import dataclass
 
 from scaling_stacks.assembly import SynthesizedStage
 from tools.docs.architecture import Architecture, build_architecture
+from tools.docs.capacity_page import (
+    capacity_json,
+    capacity_page,
+    capacity_profile,
+    capacity_svg,
+    reference_profile,
+    stage_capacities,
+    stage_loads,
+)
+from tools.docs.catalog import type_info
 from tools.docs.costs import CostLine, Estimate, PriceTable, TrafficProfile, estimate
 from tools.docs.graph import graph_source
 from tools.docs.inventory import Inventory
@@ -33,6 +43,8 @@ class StageDocs:
     upgrade: UpgradePicture | None = None
     # The stage `changes` counts from: the one below, when it is documented too.
     below: int | None = None
+    # The primer's load priced on this stage, when the stage sustains it.
+    reference: Estimate | None = None
 
     @property
     def number(self) -> int:
@@ -62,23 +74,23 @@ class StageDocs:
                 "",
                 "## Estimated monthly cost",
                 "",
-                *_cost_section(self.estimate),
+                *_cost_section(self.estimate, self.reference),
             ]
         )
 
 
-def stage_docs(stage: SynthesizedStage, prices: PriceTable, profile: TrafficProfile | None = None) -> StageDocs:
+def stage_docs(
+    stage: SynthesizedStage,
+    prices: PriceTable,
+    profile: TrafficProfile | None = None,
+    reference: TrafficProfile | None = None,
+) -> StageDocs:
     inventory = Inventory(stage)
     architecture = build_architecture(inventory)
+    priced = estimate(inventory, architecture, prices, profile)
+    at_reference = estimate(inventory, architecture, prices, reference) if reference else None
     overview = build_overview(inventory, architecture)
-    return StageDocs(
-        stage,
-        inventory,
-        architecture,
-        estimate(inventory, architecture, prices, profile),
-        overview,
-        compare(overview, None),
-    )
+    return StageDocs(stage, inventory, architecture, priced, overview, compare(overview, None), reference=at_reference)
 
 
 def _against_below(docs: Sequence[StageDocs]) -> list[StageDocs]:
@@ -97,13 +109,25 @@ def _against_below(docs: Sequence[StageDocs]) -> list[StageDocs]:
 
 
 def generate(stages: Iterable[SynthesizedStage], prices: PriceTable | None = None) -> dict[str, str]:
-    """Every generated text file of `docs/`, by file name."""
+    """Every generated text file of `docs/`, by file name. Each stage is priced at the load it
+    sustains (tools/capacity), and at the primer's load too when it sustains that."""
     table = prices or PriceTable.load()
-    docs = _against_below([stage_docs(stage, table) for stage in stages])
+    synthesized = list(stages)
+    capacities = stage_capacities(synthesized)
+    docs = _against_below(
+        [
+            stage_docs(stage, table, capacity_profile(capacity), reference_profile(capacity))
+            for stage, capacity in zip(synthesized, capacities, strict=True)
+        ]
+    )
     files = {f"stage-{d.number}.md": d.page() for d in docs}
     files |= {f"stage-{d.number}.dot": d.graph() for d in docs}
     files |= {f"stage-{d.number}-detail.dot": d.detail_graph() for d in docs}
     files["stages.md"] = comparison(docs)
+    loads = stage_loads(synthesized, table)
+    files["capacity.md"] = capacity_page(loads, table, GENERATED)
+    files["capacity.json"] = capacity_json(loads, table)
+    files["capacity.svg"] = capacity_svg(loads)
     return files
 
 
@@ -232,13 +256,19 @@ def _cost_rows(lines: Sequence[CostLine]) -> list[str]:
     return rows
 
 
-def _cost_section(result: Estimate) -> list[str]:
+def _cost_section(result: Estimate, reference: Estimate | None) -> list[str]:
     prices = result.prices.data
     fixed = [line for line in result.lines if line.part == "fixed"]
     variable = [line for line in result.lines if line.part == "variable"]
+    primer = "the primer's 40,000 reads/s and 400 writes/s"
     lines = [
         f"**Total {_money(result.total())} per month**: fixed {_money(result.total('fixed'))} + variable "
-        f"{_money(result.total('variable'))} under the traffic profile below.",
+        f"{_money(result.total('variable'))} under the traffic profile below: the most this stage sustains "
+        "(see [the capacity page](capacity.md)).",
+        "",
+        f"Reference scenario, {primer}: {_money(reference.total())} per month."
+        if reference
+        else f"Reference scenario: this stage does not sustain {primer} at its default sizes.",
         "",
         f"Prices: {prices['region']} on-demand list prices in {prices['currency']} as of {prices['as_of']} from "
         f"`tools/docs/prices.json` ({prices['source']}). {prices['caveat']} "
@@ -275,8 +305,8 @@ def comparison(docs: Sequence[StageDocs]) -> str:
         GENERATED,
         "",
         "What each stage adds to or removes from the one below, how many resources its templates hold, and its "
-        "estimated monthly cost under the default traffic profile (see any stage page for the assumptions and "
-        "the line items).",
+        "estimated monthly cost at the most load it sustains ([capacity.md](capacity.md); see any stage page for "
+        "the assumptions and the line items).",
         "",
         "| Stage | Stacks | Resources | Components | Fixed / month | Variable / month | Total / month |",
         "|---|---:|---:|---:|---:|---:|---:|",
