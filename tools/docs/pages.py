@@ -18,7 +18,6 @@ from tools.docs.capacity_page import (
     stage_capacities,
     stage_loads,
 )
-from tools.docs.catalog import type_info
 from tools.docs.costs import CostLine, Estimate, PriceTable, TrafficProfile, estimate
 from tools.docs.graph import graph_source
 from tools.docs.inventory import Inventory
