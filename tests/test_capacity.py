@@ -114,9 +114,9 @@ def test_every_limit_names_its_source_and_date(limits: Limits) -> None:
 
 
 def test_an_unknown_instance_size_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert capacity_main(["--reads", "10", "-c", "app_instance_type=z9.huge", "--no-cost"]) == 2
+    assert capacity_main(["--reads", "10", "-c", "app_instance_type=x2gd.16xlarge", "--no-cost"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "make capacity: no limits for 'z9.huge' in tools/capacity/limits.json (ec2_instances)"
+        "make capacity: no limits for 'x2gd.16xlarge' in tools/capacity/limits.json (ec2_instances)"
     )
 
 
