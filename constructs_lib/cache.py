@@ -62,10 +62,10 @@ class ReplicatedCache(Construct):
         acknowledge(
             self.auth_secret,
             "AwsSolutions-SMG4",
-            "ElastiCache AUTH tokens rotate through ModifyReplicationGroup with the ROTATE/SET "
-            "strategy, which Secrets Manager's managed rotation does not drive; the token is "
-            "rotated by updating the secret and redeploying, and the group is reachable only "
-            "from the app tier's security group over TLS.",
+            "This AUTH token is not rotated: ElastiCache changes a token only through "
+            "ModifyReplicationGroup (ROTATE, then SET), which no Secrets Manager rotation function "
+            "drives here, and the service reads the token once at start. It never leaves Secrets "
+            "Manager but for the app's hosts, and the group admits only their security groups, over TLS.",
         )
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Cache", allow_all_outbound=False

@@ -8,6 +8,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.database_users import DatabaseUserProvisioner
 
 ENGINE_VERSION = rds.MysqlEngineVersion.VER_8_0_46
 # A non-default port keeps scanners for 3306 off the database (AwsSolutions-RDS11); it is
@@ -22,6 +23,13 @@ class HardenedMysql(Construct):
     credentials generated into Secrets Manager and rotated, deletion protection, 14 days
     of backups, snapshot on removal, IAM auth, logs and enhanced monitoring exported.
     Reads `connections` to open the port to a peer; nothing else can reach it.
+
+    Two secrets: `secret`, the master user's (single-user rotation; only the rotation and
+    provisioning functions read it), and `app_secret`, the app's own user
+    (`app_username`, created at deploy time with rights on `database_name` only). The app
+    secret rotates multi-user: the rotation alternates between `app_username` and
+    `<app_username>_clone`, and the user switched away from keeps working until the next
+    rotation, so a host that re-reads the secret is never locked out.
     """
 
     def __init__(
@@ -40,6 +48,7 @@ class HardenedMysql(Construct):
         backup_retention_days: int = 14,
         rotation_days: int = 30,
         secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
+        app_username: str = "app",
     ) -> None:
         super().__init__(scope, construct_id)
         self.parameters = parameters = rds.ParameterGroup(
@@ -98,10 +107,50 @@ class HardenedMysql(Construct):
             vpc_subnets=subnets,
             endpoint=secrets_manager_endpoint,
         )
+        self.app_secret = self._app_user(
+            app_username, subnets, secrets_manager_endpoint, cdk.Duration.days(rotation_days)
+        )
         if not multi_az:
             if not single_az_reason:
                 raise ValueError("a single-AZ database needs single_az_reason: say why it is acceptable")
             acknowledge(self.instance, "AwsSolutions-RDS3", single_az_reason)
+
+    def _app_user(
+        self,
+        username: str,
+        subnets: ec2.SubnetSelection,
+        endpoint: ec2.IInterfaceVpcEndpoint | None,
+        rotation_interval: cdk.Duration,
+    ) -> secretsmanager.ISecret:
+        """The app user's secret (with `masterarn`, which multi-user rotation signs in
+        with), the deploy-time user it describes, and its rotation, which may only start
+        once the user exists."""
+        assert self.secret is not None
+        app_secret = rds.DatabaseSecret(
+            self, "AppSecret", username=username, dbname=self.database_name, master_secret=self.secret
+        )
+        app_secret.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        attached = app_secret.attach(self.instance)
+        provisioner = DatabaseUserProvisioner.of(
+            self, vpc=self.instance.vpc, subnets=subnets, secrets_manager_endpoint=endpoint
+        )
+        user = provisioner.create_app_user(
+            self,
+            "AppUser",
+            instance=self.instance,
+            master_secret=self.secret,
+            app_secret=attached,
+            database_name=self.database_name,
+        )
+        rotation = self.instance.add_rotation_multi_user(
+            "AppUserRotation",
+            secret=attached,
+            automatically_after=rotation_interval,
+            vpc_subnets=subnets,
+            endpoint=endpoint,
+        )
+        rotation.node.add_dependency(user)
+        return attached
 
     @property
     def connections(self) -> ec2.Connections:

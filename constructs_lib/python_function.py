@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import importlib.util
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -25,10 +30,46 @@ POWERTOOLS_ACCOUNT = "017000801446"
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
 
 
+@jsii.implements(cdk.ILocalBundling)
+class _HandlerWithPackages:
+    """Copies the handler folder and the named pure-Python packages, as installed beside
+    this CDK app (pinned in requirements.txt), into the asset: offline, no Docker."""
+
+    def __init__(self, code_dir: Path, packages: Sequence[str]) -> None:
+        self._code_dir = code_dir
+        self._packages = packages
+
+    def try_bundle(self, output_dir: str, _options: object = None) -> bool:
+        ignore = shutil.ignore_patterns(*ASSET_EXCLUDES)
+        shutil.copytree(self._code_dir, output_dir, dirs_exist_ok=True, ignore=ignore)
+        for package in self._packages:
+            spec = importlib.util.find_spec(package)
+            if spec is None or spec.origin is None:
+                raise ValueError(f"{package} is not installed: add it to requirements.txt")
+            source = Path(spec.origin).parent
+            shutil.copytree(source, Path(output_dir) / package, dirs_exist_ok=True, ignore=ignore)
+        return True
+
+
+def _code(code_dir: Path, packages: Sequence[str]) -> lambda_.Code:
+    if not packages:
+        return lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES)
+    return lambda_.Code.from_asset(
+        str(code_dir),
+        exclude=ASSET_EXCLUDES,
+        bundling=cdk.BundlingOptions(
+            # Never pulled: local bundling always succeeds, so no container is needed.
+            image=cdk.DockerImage.from_registry("local-bundling-only"),
+            local=_HandlerWithPackages(code_dir, packages),
+        ),
+    )
+
+
 class PowertoolsFunction(Construct):
     """A Python Lambda function for the handler in `lambda/<folder>/app.py`: arm64, the
-    AWS Powertools layer, X-Ray active tracing, its own role (no managed policies) and a
-    log group kept for `log_retention`. Callers grant the role what the handler touches.
+    AWS Powertools layer, X-Ray active tracing, its own role (no managed policies but the
+    VPC access one when it runs in `vpc`) and a log group kept for `log_retention`.
+    Callers grant the role what the handler touches.
     """
 
     def __init__(
@@ -42,7 +83,14 @@ class PowertoolsFunction(Construct):
         timeout_seconds: int = 30,
         memory_size: int = 256,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        bundled_packages: Sequence[str] = (),
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
     ) -> None:
+        """`bundled_packages` (default none): pure-Python packages copied beside the
+        handler from this app's environment. `vpc`, `vpc_subnets`, `security_groups`
+        (default: no VPC): where the function runs when it must reach private resources."""
         super().__init__(scope, construct_id)
         code_dir = LAMBDA_ROOT / folder
         if not (code_dir / "app.py").is_file():
@@ -61,7 +109,7 @@ class PowertoolsFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler="app.handler",
-            code=lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES),
+            code=_code(code_dir, bundled_packages),
             layers=[layer],
             role=self.role,
             log_group=self.log_group,
@@ -69,7 +117,18 @@ class PowertoolsFunction(Construct):
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             environment={"POWERTOOLS_SERVICE_NAME": folder, **environment},
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
         )
+        if vpc is not None:
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+                "AWS-maintained policy that lets Lambda manage the function's network interfaces in the VPC "
+                "and write its logs; Lambda documents it for VPC functions, and its EC2 network-interface "
+                "actions take no resource-level scoping.",
+            )
         self.log_group.grant_write(self.role)
         acknowledge(
             self.function,
