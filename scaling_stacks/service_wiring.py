@@ -45,6 +45,9 @@ class ServiceDependencies:
             "DB_SECRET_ARN": primary.app_secret.secret_arn,
             "DB_TLS_CA_FILE": RDS_CA_FILE,
         }
+        if self.config.has_edge:
+            # Viewers reach the service only through CloudFront, which redirects HTTP to HTTPS.
+            variables["SESSION_COOKIE_SECURE"] = "true"
         if data.replicas is not None:
             variables["DB_READER_HOST"] = cdk.Fn.join(",", data.replicas.hosts)
         if self.cache is not None:

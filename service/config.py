@@ -70,6 +70,8 @@ class Settings:
     read_your_writes_seconds: int = 5
     session_ttl_seconds: int = 7 * 24 * 3600
     migrate_on_start: bool = True
+    # Mark the session cookie Secure whatever the request says (set behind CloudFront).
+    session_cookie_secure: bool = False
     # How often database secrets are re-read (also at once when a password is refused).
     credentials_max_age_seconds: float = 300
     secret_reader: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
@@ -149,6 +151,7 @@ class Settings:
             read_your_writes_seconds=_int(env, "READ_YOUR_WRITES_SECONDS", 5),
             session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 7 * 24 * 3600),
             migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
+            session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),
             credentials_max_age_seconds=_seconds(env, "DB_CREDENTIALS_MAX_AGE_SECONDS", 300),
             secret_reader=read_secret,
         )
