@@ -7,11 +7,18 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install synth test lint run-local bench plan docs clean
+.PHONY: install synth test lint run-local bench plan docs scan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# checkov pins an old boto3, so it gets a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -31,6 +38,11 @@ lint: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+	$(MAKE) scan
+
+# checkov over every stage's templates: fails on any failed check or any skip without a reason.
+scan: install $(CHECKOV_VENV)/.installed
+	$(PY) -m tools.checkov_scan --checkov $(CHECKOV_VENV)/bin/checkov --out cdk.out/scan
 
 run-local: install
 	$(PY) -m service.run_local --stage $(STAGE)

@@ -8,6 +8,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import SECRET_KEY_REASON, skip_check
 
 # Valkey is the open-source (BSD) continuation of Redis OSS 7.2 that ElastiCache now leads
 # with: same protocol and clients, lower node price than Redis OSS on ElastiCache.
@@ -67,6 +68,7 @@ class ReplicatedCache(Construct):
             "drives here, and the service reads the token once at start. It never leaves Secrets "
             "Manager but for the app's hosts, and the group admits only their security groups, over TLS.",
         )
+        skip_check(self.auth_secret, "CKV_AWS_149", SECRET_KEY_REASON)
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Cache", allow_all_outbound=False
         )

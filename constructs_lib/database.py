@@ -8,6 +8,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import SECRET_KEY_REASON, skip_check
 from constructs_lib.database_users import DatabaseUserProvisioner
 
 ENGINE_VERSION = rds.MysqlEngineVersion.VER_8_0_46
@@ -15,6 +16,15 @@ ENGINE_VERSION = rds.MysqlEngineVersion.VER_8_0_46
 # fixed from the first stage because changing it later restarts the database.
 DEFAULT_PORT = 3307
 MAX_READ_REPLICAS = 15
+REPLICA_SINGLE_AZ_REASON = (
+    "Each read replica is single-AZ by design: the replicas sit in different AZs, the "
+    "app spreads reads over all of them, and the Multi-AZ primary holds the data."
+)
+REPLICA_ENCRYPTION_REASON = (
+    "A replica of an encrypted source is always encrypted with the source's key; "
+    "CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier, so the "
+    "rule cannot see it."
+)
 
 
 @jsii.implements(ec2.IConnectable)
@@ -55,7 +65,7 @@ class HardenedMysql(Construct):
             self,
             "Parameters",
             engine=rds.DatabaseInstanceEngine.mysql(version=ENGINE_VERSION),
-            parameters={"require_secure_transport": "ON", "binlog_format": "ROW"},
+            parameters={"require_secure_transport": "1", "binlog_format": "ROW"},
         )
         self.instance = rds.DatabaseInstance(
             self,
@@ -102,6 +112,7 @@ class HardenedMysql(Construct):
         generated = self.instance.node.find_child("Secret")
         assert isinstance(generated, secretsmanager.Secret)
         generated.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        skip_check(generated, "CKV_AWS_149", SECRET_KEY_REASON)
         self.instance.add_rotation_single_user(
             automatically_after=cdk.Duration.days(rotation_days),
             vpc_subnets=subnets,
@@ -114,6 +125,7 @@ class HardenedMysql(Construct):
             if not single_az_reason:
                 raise ValueError("a single-AZ database needs single_az_reason: say why it is acceptable")
             acknowledge(self.instance, "AwsSolutions-RDS3", single_az_reason)
+            skip_check(self.instance, "CKV_AWS_157", single_az_reason)
 
     def _app_user(
         self,
@@ -130,6 +142,7 @@ class HardenedMysql(Construct):
             self, "AppSecret", username=username, dbname=self.database_name, master_secret=self.secret
         )
         app_secret.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        skip_check(app_secret, "CKV_AWS_149", SECRET_KEY_REASON)
         attached = app_secret.attach(self.instance)
         provisioner = DatabaseUserProvisioner.of(
             self, vpc=self.instance.vpc, subnets=subnets, secrets_manager_endpoint=endpoint
@@ -214,20 +227,11 @@ class ReadReplicas(Construct):
                 "AWS-maintained service-role policy that only lets RDS write OS metrics to the "
                 "RDSOSMetrics log group; RDS Enhanced Monitoring documents it as the required policy.",
             )
+            skip_check(replica, "CKV_AWS_157", REPLICA_SINGLE_AZ_REASON)
+            skip_check(replica, "CKV_AWS_16", REPLICA_ENCRYPTION_REASON)
             self.replicas.append(replica)
-        acknowledge(
-            self,
-            "AwsSolutions-RDS3",
-            "Each read replica is single-AZ by design: the replicas sit in different AZs, the "
-            "app spreads reads over all of them, and the Multi-AZ primary holds the data.",
-        )
-        acknowledge(
-            self,
-            "AwsSolutions-RDS2",
-            "A replica of an encrypted source is always encrypted with the source's key; "
-            "CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier, so the "
-            "rule cannot see it.",
-        )
+        acknowledge(self, "AwsSolutions-RDS3", REPLICA_SINGLE_AZ_REASON)
+        acknowledge(self, "AwsSolutions-RDS2", REPLICA_ENCRYPTION_REASON)
         acknowledge(
             self,
             "AwsSolutions-RDS11",

@@ -7,6 +7,8 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from constructs_lib.checkov import skip_check
+
 HEALTH_PATH = "/health"
 
 
@@ -67,6 +69,16 @@ class TierLoadBalancer(Construct):
             if required_header
             else None,
         )
+        if not certificate_arn:
+            reason = (
+                "No certificate_arn is configured, so CloudFront reaches this listener over HTTP (acknowledged "
+                "for cdk-nag as AwsSolutions-CFR5); set domain_name and certificate_arn for HTTPS."
+                if internet_facing
+                else "Internal listener between the web tier and the app tier: plain HTTP on private addresses "
+                "inside the VPC, reachable only from the security groups allowed through its connections."
+            )
+            for check_id in ("CKV_AWS_2", "CKV_AWS_103"):
+                skip_check(self.listener, check_id, reason)
         if allowed_peer is not None:
             self.security_group.add_ingress_rule(allowed_peer, ec2.Port.tcp(port), "clients of this tier")
         targets = self.listener.add_targets(

@@ -18,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import OPERATIONAL_LOGS_REASON, SSE_SQS_REASON, skip_check
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -130,6 +131,20 @@ class PowertoolsFunction(Construct):
                 "actions take no resource-level scoping.",
             )
         self.log_group.grant_write(self.role)
+        skip_check(self.log_group, "CKV_AWS_158", OPERATIONAL_LOGS_REASON)
+        skip_check(
+            self.function,
+            "CKV_AWS_115",
+            "Reserved concurrency comes out of the account's unreserved pool, and an account at the default "
+            "limit refuses any reservation (the deploy would fail); what invokes this function bounds it "
+            "(an event source's batches, or one custom-resource event at a time).",
+        )
+        skip_check(
+            self.function,
+            "CKV_AWS_173",
+            "The environment holds resource names and settings only, never a secret (secrets are read from "
+            "Secrets Manager at run time); Lambda encrypts it at rest with its service key.",
+        )
         acknowledge(
             self.function,
             "AwsSolutions-L1",
@@ -148,7 +163,7 @@ class PowertoolsFunction(Construct):
 def failure_queue(scope: Construct, construct_id: str) -> sqs.Queue:
     """Where messages a function could not process wait for a person: encrypted (SSE-SQS),
     TLS-only, kept 14 days (the most SQS allows) and retained on removal."""
-    return sqs.Queue(
+    queue = sqs.Queue(
         scope,
         construct_id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
@@ -156,6 +171,8 @@ def failure_queue(scope: Construct, construct_id: str) -> sqs.Queue:
         retention_period=cdk.Duration.days(14),
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
+    skip_check(queue, "CKV_AWS_27", SSE_SQS_REASON)
+    return queue
 
 
 class FailureAlarms(Construct):

@@ -18,6 +18,7 @@ from constructs import Construct
 from constructs_lib.acknowledge import acknowledge
 from constructs_lib.app_config import PARAMETER_VARIABLE, AppConfigParameter
 from constructs_lib.aws_config import SecurityConfigRules
+from constructs_lib.checkov import SECRET_KEY_REASON, skip_check
 from constructs_lib.cloudfront_prefix_list import CloudFrontOriginFacingPrefixList
 from constructs_lib.load_balancer import TierLoadBalancer
 from constructs_lib.observability import StageMonitoring
@@ -144,6 +145,12 @@ class ComputeStack(cdk.Stack):
                 "At stage 0 the single box is the public web server: HTTP/HTTPS (80/443 only) "
                 "must be open to everyone; from stage 1 only CloudFront reaches it.",
             )
+            skip_check(
+                box.security_group,
+                "CKV_AWS_260",
+                "At stage 0 the single box is the public web server by design: HTTP and HTTPS (80/443 only) "
+                "are open to everyone; from stage 1 only CloudFront reaches it.",
+            )
         self._wire_app_host(box, box.role)
         self.monitoring.monitor_instance_status(name="Box", instance_id=box.instance.instance_id)
         self.box = box
@@ -221,10 +228,11 @@ class ComputeStack(cdk.Stack):
         acknowledge(
             origin_verify,
             "AwsSolutions-SMG4",
-            "The origin-verify header value is written into CloudFront and the ALB rule at "
-            "deploy time; rotating it needs both updated together, so it is rotated by "
-            "redeploying, and it is defence in depth behind the CloudFront-only prefix list.",
+            "The origin-verify value is not rotated: it is written into CloudFront's origin and the "
+            "ALB rule at deploy time, and a new value needs both updated together; it is defence in "
+            "depth behind the CloudFront-only prefix list.",
         )
+        skip_check(origin_verify, "CKV_AWS_149", SECRET_KEY_REASON)
         public = TierLoadBalancer(
             self,
             "PublicLoadBalancer",
