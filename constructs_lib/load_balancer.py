@@ -71,11 +71,9 @@ class TierLoadBalancer(Construct):
         )
         if not certificate_arn:
             reason = (
-                "No certificate_arn is configured, so CloudFront reaches this listener over HTTP (acknowledged "
-                "for cdk-nag as AwsSolutions-CFR5); set domain_name and certificate_arn for HTTPS."
-                if internet_facing
-                else "Internal listener between the web tier and the app tier: plain HTTP on private addresses "
-                "inside the VPC, reachable only from the security groups allowed through its connections."
+                "Plain HTTP because no certificate_arn is configured for this load balancer; the listener admits "
+                "only the peers allowed through its security group (CloudFront's path for the front load "
+                "balancer, the web tier for the internal one). Set domain_name and certificate_arn for HTTPS."
             )
             for check_id in ("CKV_AWS_2", "CKV_AWS_103"):
                 skip_check(self.listener, check_id, reason)
