@@ -16,13 +16,20 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 WHEELHOUSE := service/wheelhouse/requirements.sha256
 
-.PHONY: install wheelhouse synth cdk test lint run-local bench capacity plan docs clean
+.PHONY: install wheelhouse synth cdk test lint run-local bench capacity plan docs scan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	ln -sfn "$$($(PY) -m scaling_stacks.node_runtime)" $(NODE_HOME)
 	mkdir -p $(VENV)/node-bin && ln -sfn ../node-home/bin/node $(VENV)/node-bin/node
+	touch $@
+
+# checkov pins an old boto3, so it gets a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
@@ -53,6 +60,11 @@ lint: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+	$(MAKE) scan
+
+# checkov over every stage's templates: fails on any failed check or any skip without a reason.
+scan: install $(CHECKOV_VENV)/.installed
+	$(PY) -m tools.checkov_scan --checkov $(CHECKOV_VENV)/bin/checkov --out cdk.out/scan
 
 run-local: install
 	$(PY) -m service.run_local --stage $(STAGE)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -7,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import skip_check
 
 # What every bucket here shares: S3-managed encryption (the only kind ALB log delivery
 # accepts), TLS only, no public access, versions kept, and the bucket kept on removal.
@@ -47,6 +49,12 @@ class LogArchiveBucket(Construct):
                 )
             ],
         )
+        skip_check(
+            self.bucket,
+            "CKV_AWS_18",
+            "This is the access-log destination of every other bucket; logging its own access into itself "
+            "would loop, and AWS advises against a bucket that logs to itself.",
+        )
         acknowledge(
             self.bucket,
             "AwsSolutions-S1",
@@ -57,7 +65,8 @@ class LogArchiveBucket(Construct):
 
 class SecureBucket(Construct):
     """A private bucket: S3-managed encryption, TLS only, public access blocked, ACLs off,
-    versioning, server access logs to `log_bucket`, retained on removal.
+    versioning, server access logs to `log_bucket`, retained on removal. `cors` (default
+    none) lets browsers on other origins call it, e.g. to POST presigned uploads.
     """
 
     def __init__(
@@ -68,6 +77,7 @@ class SecureBucket(Construct):
         log_bucket: s3.IBucket,
         log_prefix: str,
         intelligent_tiering: bool = False,
+        cors: Sequence[s3.CorsRule] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
@@ -77,6 +87,7 @@ class SecureBucket(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=log_bucket,
             server_access_logs_prefix=log_prefix,
+            cors=list(cors) if cors else None,
             intelligent_tiering_configurations=(
                 [
                     s3.IntelligentTieringConfiguration(

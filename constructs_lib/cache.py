@@ -8,6 +8,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import SECRET_KEY_REASON, skip_check
 
 # Valkey is the open-source (BSD) continuation of Redis OSS 7.2 that ElastiCache now leads
 # with: same protocol and clients, lower node price than Redis OSS on ElastiCache.
@@ -62,11 +63,12 @@ class ReplicatedCache(Construct):
         acknowledge(
             self.auth_secret,
             "AwsSolutions-SMG4",
-            "ElastiCache AUTH tokens rotate through ModifyReplicationGroup with the ROTATE/SET "
-            "strategy, which Secrets Manager's managed rotation does not drive; the token is "
-            "rotated by updating the secret and redeploying, and the group is reachable only "
-            "from the app tier's security group over TLS.",
+            "This AUTH token is not rotated: ElastiCache changes a token only through "
+            "ModifyReplicationGroup (ROTATE, then SET), which no Secrets Manager rotation function "
+            "drives here, and the service reads the token once at start. It never leaves Secrets "
+            "Manager but for the app's hosts, and the group admits only their security groups, over TLS.",
         )
+        skip_check(self.auth_secret, "CKV_AWS_149", SECRET_KEY_REASON)
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Cache", allow_all_outbound=False
         )

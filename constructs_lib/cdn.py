@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import skip_check
 
 STATIC_PATH = "/static/*"
 
@@ -93,6 +94,13 @@ class SiteDistribution(Construct):
                 "No custom domain is configured, so viewers use the default *.cloudfront.net "
                 "certificate, whose TLS policy CloudFront fixes; set domain_name and "
                 "cloudfront_certificate_arn to enforce TLSv1.2_2021.",
+            )
+            skip_check(
+                self.distribution,
+                "CKV_AWS_174",
+                "No custom domain is configured, so viewers use the default *.cloudfront.net certificate, "
+                "whose TLS policy CloudFront fixes; with domain_name and cloudfront_certificate_arn the "
+                "distribution enforces TLSv1.2_2021.",
             )
         if plain_http_origin_reason:
             acknowledge(self.distribution, "AwsSolutions-CFR5", plain_http_origin_reason)

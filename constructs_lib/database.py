@@ -8,6 +8,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import SECRET_KEY_REASON, skip_check
+from constructs_lib.database_users import DatabaseUserProvisioner
 
 # MySQL 8.4 LTS, pinned to its major version only: RDS applies minor versions itself
 # (auto_minor_version_upgrade), and a template naming "8.4" does not drift from the running
@@ -25,6 +27,15 @@ SLOW_QUERY_LOG = {"slow_query_log": "1", "long_query_time": "1", "log_output": "
 # fixed from the first stage because changing it later restarts the database.
 DEFAULT_PORT = 3307
 MAX_READ_REPLICAS = 15
+REPLICA_SINGLE_AZ_REASON = (
+    "Each read replica is single-AZ by design: the replicas sit in different AZs, the "
+    "app spreads reads over all of them, and the Multi-AZ primary holds the data."
+)
+REPLICA_ENCRYPTION_REASON = (
+    "A replica of an encrypted source is always encrypted with the source's key; "
+    "CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier, so the "
+    "rule cannot see it."
+)
 
 
 @jsii.implements(ec2.IConnectable)
@@ -35,6 +46,13 @@ class HardenedMysql(Construct):
     log switched on, logs and enhanced monitoring exported. Major version upgrades are
     allowed, so a new `mysql_version` upgrades the instance in place.
     Reads `connections` to open the port to a peer; nothing else can reach it.
+
+    Two secrets: `secret`, the master user's (single-user rotation; only the rotation and
+    provisioning functions read it), and `app_secret`, the app's own user
+    (`app_username`, created at deploy time with rights on `database_name` only). The app
+    secret rotates multi-user: the rotation alternates between `app_username` and
+    `<app_username>_clone`, and the user switched away from keeps working until the next
+    rotation, so a host that re-reads the secret is never locked out.
     """
 
     def __init__(
@@ -54,6 +72,7 @@ class HardenedMysql(Construct):
         rotation_days: int = 30,
         secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
         mysql_version: str = DEFAULT_MYSQL_VERSION,
+        app_username: str = "app",
     ) -> None:
         super().__init__(scope, construct_id)
         engine = rds.DatabaseInstanceEngine.mysql(version=ENGINE_VERSIONS[mysql_version])
@@ -63,7 +82,7 @@ class HardenedMysql(Construct):
             self,
             "Parameters",
             engine=engine,
-            parameters={"require_secure_transport": "ON", "binlog_format": "ROW", **SLOW_QUERY_LOG},
+            parameters={"require_secure_transport": "1", "binlog_format": "ROW", **SLOW_QUERY_LOG},
         )
         self.max_allocated_storage_gib = allocated_storage_gib * 5
         self.instance = rds.DatabaseInstance(
@@ -124,15 +143,58 @@ class HardenedMysql(Construct):
         generated = self.instance.node.find_child("Secret")
         assert isinstance(generated, secretsmanager.Secret)
         generated.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        skip_check(generated, "CKV_AWS_149", SECRET_KEY_REASON)
         self.instance.add_rotation_single_user(
             automatically_after=cdk.Duration.days(rotation_days),
             vpc_subnets=subnets,
             endpoint=secrets_manager_endpoint,
         )
+        self.app_secret = self._app_user(
+            app_username, subnets, secrets_manager_endpoint, cdk.Duration.days(rotation_days)
+        )
         if not multi_az:
             if not single_az_reason:
                 raise ValueError("a single-AZ database needs single_az_reason: say why it is acceptable")
             acknowledge(self.instance, "AwsSolutions-RDS3", single_az_reason)
+            skip_check(self.instance, "CKV_AWS_157", single_az_reason)
+
+    def _app_user(
+        self,
+        username: str,
+        subnets: ec2.SubnetSelection,
+        endpoint: ec2.IInterfaceVpcEndpoint | None,
+        rotation_interval: cdk.Duration,
+    ) -> secretsmanager.ISecret:
+        """The app user's secret (with `masterarn`, which multi-user rotation signs in
+        with), the deploy-time user it describes, and its rotation, which may only start
+        once the user exists."""
+        assert self.secret is not None
+        app_secret = rds.DatabaseSecret(
+            self, "AppSecret", username=username, dbname=self.database_name, master_secret=self.secret
+        )
+        app_secret.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        skip_check(app_secret, "CKV_AWS_149", SECRET_KEY_REASON)
+        attached = app_secret.attach(self.instance)
+        provisioner = DatabaseUserProvisioner.of(
+            self, vpc=self.instance.vpc, subnets=subnets, secrets_manager_endpoint=endpoint
+        )
+        user = provisioner.create_app_user(
+            self,
+            "AppUser",
+            instance=self.instance,
+            master_secret=self.secret,
+            app_secret=attached,
+            database_name=self.database_name,
+        )
+        rotation = self.instance.add_rotation_multi_user(
+            "AppUserRotation",
+            secret=attached,
+            automatically_after=rotation_interval,
+            vpc_subnets=subnets,
+            endpoint=endpoint,
+        )
+        rotation.node.add_dependency(user)
+        return attached
 
     @property
     def connections(self) -> ec2.Connections:
@@ -199,20 +261,11 @@ class ReadReplicas(Construct):
                 "AWS-maintained service-role policy that only lets RDS write OS metrics to the "
                 "RDSOSMetrics log group; RDS Enhanced Monitoring documents it as the required policy.",
             )
+            skip_check(replica, "CKV_AWS_157", REPLICA_SINGLE_AZ_REASON)
+            skip_check(replica, "CKV_AWS_16", REPLICA_ENCRYPTION_REASON)
             self.replicas.append(replica)
-        acknowledge(
-            self,
-            "AwsSolutions-RDS3",
-            "Each read replica is single-AZ by design: the replicas sit in different AZs, the "
-            "app spreads reads over all of them, and the Multi-AZ primary holds the data.",
-        )
-        acknowledge(
-            self,
-            "AwsSolutions-RDS2",
-            "A replica of an encrypted source is always encrypted with the source's key; "
-            "CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier, so the "
-            "rule cannot see it.",
-        )
+        acknowledge(self, "AwsSolutions-RDS3", REPLICA_SINGLE_AZ_REASON)
+        acknowledge(self, "AwsSolutions-RDS2", REPLICA_ENCRYPTION_REASON)
         acknowledge(
             self,
             "AwsSolutions-RDS11",

@@ -8,6 +8,8 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from constructs_lib.checkov import skip_check
+
 HEALTH_PATH = "/health"
 
 
@@ -64,6 +66,14 @@ class TierLoadBalancer(Construct):
             certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)] if certificate_arn else None,
             ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if certificate_arn else None,
         )
+        if not certificate_arn:
+            reason = (
+                "Plain HTTP because no certificate_arn is configured for this load balancer; the listener admits "
+                "only the peers allowed through its security group (CloudFront's path for the front load "
+                "balancer, the web tier for the internal one). Set domain_name and certificate_arn for HTTPS."
+            )
+            for check_id in ("CKV_AWS_2", "CKV_AWS_103"):
+                skip_check(self.listener, check_id, reason)
         if allowed_peer is not None:
             self.security_group.add_ingress_rule(allowed_peer, ec2.Port.tcp(self.port), "clients of this tier")
         self.target_group = self.listener.add_targets(

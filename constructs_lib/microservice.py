@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import OPERATIONAL_LOGS_REASON, skip_check
 from constructs_lib.telemetry import ServiceTelemetry
 
 SERVICE_PORT = 8080
@@ -56,6 +57,7 @@ class FargateMicroservice(Construct):
             ),
         )
         log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THREE_MONTHS)
+        skip_check(log_group, "CKV_AWS_158", OPERATIONAL_LOGS_REASON)
         app = self.task_definition.add_container(
             "App",
             image=image,

@@ -69,13 +69,12 @@ class MysqlShards(Construct):
         ]
         entries: list[dict[str, Any]] = []
         for index, shard in enumerate(self.shards):
-            assert shard.secret is not None
             entries.append(
                 {
                     "id": f"shard-{index}",
                     "host": shard.instance.db_instance_endpoint_address,
                     "port": DEFAULT_PORT,
-                    "secret_arn": shard.secret.secret_arn,
+                    "secret_arn": shard.app_secret.secret_arn,
                 }
             )
         self.shard_map = grown_shard_map(entries, active, logical_buckets)

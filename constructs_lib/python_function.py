@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import importlib.util
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -13,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import OPERATIONAL_LOGS_REASON, SSE_SQS_REASON, skip_check
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -26,11 +32,47 @@ POWERTOOLS_ACCOUNT = "017000801446"
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
 
 
+@jsii.implements(cdk.ILocalBundling)
+class _HandlerWithPackages:
+    """Copies the handler folder and the named pure-Python packages, as installed beside
+    this CDK app (pinned in requirements.txt), into the asset: offline, no Docker."""
+
+    def __init__(self, code_dir: Path, packages: Sequence[str]) -> None:
+        self._code_dir = code_dir
+        self._packages = packages
+
+    def try_bundle(self, output_dir: str, _options: object = None) -> bool:
+        ignore = shutil.ignore_patterns(*ASSET_EXCLUDES)
+        shutil.copytree(self._code_dir, output_dir, dirs_exist_ok=True, ignore=ignore)
+        for package in self._packages:
+            spec = importlib.util.find_spec(package)
+            if spec is None or spec.origin is None:
+                raise ValueError(f"{package} is not installed: add it to requirements.txt")
+            source = Path(spec.origin).parent
+            shutil.copytree(source, Path(output_dir) / package, dirs_exist_ok=True, ignore=ignore)
+        return True
+
+
+def _code(code_dir: Path, packages: Sequence[str]) -> lambda_.Code:
+    if not packages:
+        return lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES)
+    return lambda_.Code.from_asset(
+        str(code_dir),
+        exclude=ASSET_EXCLUDES,
+        bundling=cdk.BundlingOptions(
+            # Never pulled: local bundling always succeeds, so no container is needed.
+            image=cdk.DockerImage.from_registry("local-bundling-only"),
+            local=_HandlerWithPackages(code_dir, packages),
+        ),
+    )
+
+
 class PowertoolsFunction(Construct):
     """A Python Lambda function for the handler in `lambda/<folder>/app.py`: arm64, the
     AWS Powertools layer, active tracing (Lambda records each invocation in X-Ray and continues
-    the trace a traced sender passed on, such as SQS's AWSTraceHeader), its own role (no managed policies) and a
-    log group kept for `log_retention`. Callers grant the role what the handler touches.
+    the trace a traced sender passed on, such as SQS's AWSTraceHeader), its own role (no managed
+    policies but the VPC access one when it runs in `vpc`) and a log group kept for
+    `log_retention`. Callers grant the role what the handler touches.
     """
 
     def __init__(
@@ -44,7 +86,14 @@ class PowertoolsFunction(Construct):
         timeout_seconds: int = 30,
         memory_size: int = 256,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        bundled_packages: Sequence[str] = (),
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
     ) -> None:
+        """`bundled_packages` (default none): pure-Python packages copied beside the
+        handler from this app's environment. `vpc`, `vpc_subnets`, `security_groups`
+        (default: no VPC): where the function runs when it must reach private resources."""
         super().__init__(scope, construct_id)
         code_dir = LAMBDA_ROOT / folder
         if not (code_dir / "app.py").is_file():
@@ -63,7 +112,7 @@ class PowertoolsFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler="app.handler",
-            code=lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES),
+            code=_code(code_dir, bundled_packages),
             layers=[layer],
             role=self.role,
             log_group=self.log_group,
@@ -71,8 +120,33 @@ class PowertoolsFunction(Construct):
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             environment={"POWERTOOLS_SERVICE_NAME": folder, **environment},
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
         )
+        if vpc is not None:
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+                "AWS-maintained policy that lets Lambda manage the function's network interfaces in the VPC "
+                "and write its logs; Lambda documents it for VPC functions, and its EC2 network-interface "
+                "actions take no resource-level scoping.",
+            )
         self.log_group.grant_write(self.role)
+        skip_check(self.log_group, "CKV_AWS_158", OPERATIONAL_LOGS_REASON)
+        skip_check(
+            self.function,
+            "CKV_AWS_115",
+            "Reserved concurrency comes out of the account's unreserved pool, and an account at the default "
+            "limit refuses any reservation (the deploy would fail); what invokes this function bounds it "
+            "(an event source's batches, or one custom-resource event at a time).",
+        )
+        skip_check(
+            self.function,
+            "CKV_AWS_173",
+            "The environment holds resource names and settings only, never a secret (secrets are read from "
+            "Secrets Manager at run time); Lambda encrypts it at rest with its service key.",
+        )
         acknowledge(
             self.function,
             "AwsSolutions-L1",
@@ -91,7 +165,7 @@ class PowertoolsFunction(Construct):
 def failure_queue(scope: Construct, construct_id: str) -> sqs.Queue:
     """Where messages a function could not process wait for a person: encrypted (SSE-SQS),
     TLS-only, kept 14 days (the most SQS allows) and retained on removal."""
-    return sqs.Queue(
+    queue = sqs.Queue(
         scope,
         construct_id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
@@ -99,6 +173,8 @@ def failure_queue(scope: Construct, construct_id: str) -> sqs.Queue:
         retention_period=cdk.Duration.days(14),
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
+    skip_check(queue, "CKV_AWS_27", SSE_SQS_REASON)
+    return queue
 
 
 class FailureAlarms(Construct):

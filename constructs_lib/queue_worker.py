@@ -6,6 +6,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib.checkov import SSE_SQS_REASON, skip_check
 from constructs_lib.python_function import FailureAlarms, PowertoolsFunction, failure_queue
 
 
@@ -45,6 +46,7 @@ class QueueWorker(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        skip_check(self.queue, "CKV_AWS_27", SSE_SQS_REASON)
         worker = PowertoolsFunction(
             self,
             "Worker",
@@ -55,6 +57,18 @@ class QueueWorker(Construct):
         )
         self.function = worker.function
         self.role = worker.role
+        skip_check(
+            self.function,
+            "CKV_AWS_116",
+            "Invoked only synchronously, by the SQS event source mapping: a message it fails on returns to the "
+            "queue and moves to the queue's dead-letter queue after max_receive_count tries.",
+        )
+        skip_check(
+            self.function,
+            "CKV_AWS_117",
+            "Reaches only AWS APIs (SQS, DynamoDB) over TLS with IAM authentication and no private resource; a "
+            "VPC would add endpoints or NAT without narrowing what it can reach.",
+        )
         self.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,

@@ -7,6 +7,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from constructs_lib.checkov import skip_check
+
 # Every AWS managed group here is free of the per-group subscription charge and none
 # needs tuning for a typical web API.
 DEFAULT_MANAGED_GROUPS: tuple[str, ...] = (
@@ -78,6 +80,13 @@ class ManagedRulesWebAcl(Construct):
             log_group_name=f"aws-waf-logs-{metric_prefix}",
             retention=log_retention,
             removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        skip_check(
+            log_group,
+            "CKV_AWS_158",
+            "Holds WAF request logs (client address, URI, headers of sampled and blocked requests); CloudWatch "
+            "Logs encrypts every log group at rest with its service key, and reading it needs logs "
+            "permissions only operators hold.",
         )
         wafv2.CfnLoggingConfiguration(
             self,

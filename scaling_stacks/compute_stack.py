@@ -15,6 +15,7 @@ from constructs import Construct
 from constructs_lib.acknowledge import acknowledge
 from constructs_lib.app_config import PARAMETER_VARIABLE, AppConfigParameter
 from constructs_lib.aws_config import SecurityConfigRules
+from constructs_lib.checkov import skip_check
 from constructs_lib.cloudfront_prefix_list import CloudFrontOriginFacingPrefixList
 from constructs_lib.load_balancer import TierLoadBalancer
 from constructs_lib.observability import StageMonitoring
@@ -158,6 +159,7 @@ class ComputeStack(cdk.Stack):
         )
         if public_ports and not config.has_dns:
             acknowledge(box.security_group, "AwsSolutions-EC23", BOX_PUBLIC_REASON)
+            skip_check(box.security_group, "CKV_AWS_260", BOX_PUBLIC_REASON)
         self._wire_app_host(box, box.role)
         self.monitoring.monitor_instance_status(name="Box", instance_id=box.instance.instance_id)
         self.box = box

@@ -80,7 +80,10 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ContextKey(
         name="domain_name",
         default=None,
-        meaning="DNS name users reach, e.g. www.example.com. Needs hosted_zone_id and hosted_zone_name.",
+        meaning=(
+            "DNS name users reach, e.g. www.example.com. Needs hosted_zone_id and hosted_zone_name, "
+            "and cloudfront_certificate_arn from stage 1."
+        ),
     ),
     ContextKey(name="hosted_zone_id", default=None, meaning="Route 53 public hosted zone id for domain_name."),
     ContextKey(name="hosted_zone_name", default=None, meaning="Name of that hosted zone, e.g. example.com."),
@@ -451,7 +454,7 @@ def build_config(
     instance = "an EC2 instance type such as t4g.small"
     graviton = "a Graviton (arm64) EC2 instance type such as m7g.large: the service's bundle carries arm64 wheels"
     shards = _int("shards", get("shards"), 1, 16)
-    return StageConfig(
+    config = StageConfig(
         stage=stage,
         app_name=app_name or "scaling",
         account=account or OFFLINE_ACCOUNT,
@@ -501,6 +504,20 @@ def build_config(
         == "on-demand",
         posts_max_tasks=_int("posts_max_tasks", get("posts_max_tasks"), 2, 200),
     )
+    _check_servable_domain(config)
+    return config
+
+
+def _check_servable_domain(config: StageConfig) -> None:
+    """Refuse a domain that would deploy but not serve: from the stage with CloudFront, the
+    site's DNS alias points at the distribution, which answers for the name only with a
+    certificate covering it."""
+    if config.has_edge and config.domain_name and not config.cloudfront_certificate_arn:
+        raise ConfigError(
+            f"context key 'domain_name': {config.domain_name!r} needs cloudfront_certificate_arn as well from "
+            f"stage 1 (stage {config.stage} serves through CloudFront, which answers for a custom name only with "
+            "a us-east-1 certificate for it)"
+        )
 
 
 def _bool(key: str, raw: Any) -> bool:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -13,6 +14,19 @@ from scaling_stacks.network_stack import NetworkStack
 
 # Read and write capacity units, (minimum, maximum), when dynamodb_capacity is 'provisioned'.
 PROVISIONED_CAPACITY = (5, 500)
+
+
+def media_upload_cors(config: StageConfig) -> s3.CorsRule:
+    """Browsers POST presigned uploads (service/aws.py) straight to the media bucket: from
+    the site's own origin when it has a domain, else from any (the CloudFront name is not
+    known to this stack). The signed policy, not the origin, authorizes an upload."""
+    return s3.CorsRule(
+        allowed_methods=[s3.HttpMethods.POST],
+        allowed_origins=[f"https://{config.domain_name}"] if config.domain_name else ["*"],
+        allowed_headers=["*"],
+        exposed_headers=["ETag", "Location"],
+        max_age=3000,
+    )
 
 
 class DataStack(cdk.Stack):
@@ -73,7 +87,12 @@ class DataStack(cdk.Stack):
                 self, "AppTable", provisioned=None if config.dynamodb_on_demand else PROVISIONED_CAPACITY
             )
             self.media = SecureBucket(
-                self, "MediaBucket", log_bucket=network.logs, log_prefix="s3/media/", intelligent_tiering=True
+                self,
+                "MediaBucket",
+                log_bucket=network.logs,
+                log_prefix="s3/media/",
+                intelligent_tiering=True,
+                cors=[media_upload_cors(config)],
             )
             # A plain string, not a token: consumers resolve it at deploy time.
             self.media_bucket_parameter_name = f"/{config.app_name}/media-bucket"

@@ -43,9 +43,12 @@ class ServiceDependencies:
             "DB_WRITER_HOST": primary.instance.db_instance_endpoint_address,
             "DB_PORT": str(primary.port),
             "DB_NAME": primary.database_name,
-            "DB_SECRET_ARN": primary.secret.secret_arn,
+            "DB_SECRET_ARN": primary.app_secret.secret_arn,
             "DB_TLS_CA_FILE": RDS_CA_FILE,
         }
+        if self.config.has_edge:
+            # Viewers reach the service only through CloudFront, which redirects HTTP to HTTPS.
+            variables["SESSION_COOKIE_SECURE"] = "true"
         if data.replicas is not None:
             variables["DB_READER_HOST"] = cdk.Fn.join(",", data.replicas.hosts)
         if self.cache is not None:
@@ -83,7 +86,7 @@ class ServiceDependencies:
         """The relational side: the user directory, its replicas, the cache and the shards."""
         data = self.data
         host.connections.allow_to_default_port(data.primary, f"{label} to the primary database")
-        data.primary.secret.grant_read(role)
+        data.primary.app_secret.grant_read(role)
         if data.replicas is not None:
             host.connections.allow_to_default_port(data.replicas, f"{label} to the read replicas")
         if self.cache is not None:
@@ -93,7 +96,7 @@ class ServiceDependencies:
             data.shards.parameter.grant_read(role)
             for shard in data.shards.shards:
                 host.connections.allow_to_default_port(shard, f"{label} to {shard.node.id}")
-                shard.secret.grant_read(role)
+                shard.app_secret.grant_read(role)
 
     def grant_post_data(self, role: iam.IRole) -> None:
         """The stage-5 side: the posts table, media uploads and the events posts produce."""

@@ -212,7 +212,10 @@ class Api:
         session = Session(found[0], found[1])
         token = await self.s.sessions.create(session)
         response = json_response({"user": {"id": session.user_id, "username": session.username}})
-        secure = request.headers.get("x-forwarded-proto", request.url.scheme) == "https"
+        # Behind CloudFront the wiring sets session_cookie_secure: viewers only ever use HTTPS
+        # there, whatever the hop to the origin. Elsewhere, trust what the proxy reports.
+        proto = request.headers.get("cloudfront-forwarded-proto") or request.headers.get("x-forwarded-proto")
+        secure = self.s.settings.session_cookie_secure or (proto or request.url.scheme) == "https"
         response.set_cookie(
             COOKIE,
             token,

@@ -25,6 +25,9 @@ UPLOAD_TYPES = {
     "video/mp4": "mp4",
 }
 UPLOAD_EXPIRES_SECONDS = 900
+# The most S3 accepts in one upload of each kind; the signed POST policy enforces it.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_VIDEO_BYTES = 100 * 1024 * 1024
 
 
 def client(name: str, region: str | None) -> Any:
@@ -39,19 +42,25 @@ class Media:
         self._bucket = bucket
 
     def upload_url(self, user_id: int, content_type: str) -> dict[str, Any]:
-        """Signing is local computation: no call to S3 is made here."""
+        """A presigned POST (a browser form upload) for one new object: S3 accepts it only
+        for this key, with this Content-Type, and between 1 byte and the type's limit.
+        Signing is local computation: no call to S3 is made here."""
         key = f"media/{user_id}/{new_ulid()}.{UPLOAD_TYPES[content_type]}"
-        url = self._s3.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type},
+        max_bytes = MAX_VIDEO_BYTES if content_type.startswith("video/") else MAX_IMAGE_BYTES
+        post = self._s3.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
             ExpiresIn=UPLOAD_EXPIRES_SECONDS,
-            HttpMethod="PUT",
         )
         return {
-            "url": url,
-            "method": "PUT",
+            "url": post["url"],
+            "method": "POST",
+            "fields": post["fields"],
             "key": key,
             "content_type": content_type,
+            "max_bytes": max_bytes,
             "expires_in": UPLOAD_EXPIRES_SECONDS,
         }
 

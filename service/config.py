@@ -8,7 +8,7 @@ import json
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from service import shardmap
@@ -29,6 +29,8 @@ class DbEndpoint:
     password: str = field(repr=False, default="")
     # A CA bundle to verify the server with over TLS (RDS requires TLS); None: plain TCP.
     tls_ca_file: str | None = None
+    # Where user and password came from; the service re-reads it when they rotate.
+    secret_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class Settings:
     read_your_writes_seconds: int = 5
     session_ttl_seconds: int = 7 * 24 * 3600
     migrate_on_start: bool = True
+    # Mark the session cookie Secure whatever the request says (set behind CloudFront).
+    session_cookie_secure: bool = False
+    # How often database secrets are re-read (also at once when a password is refused).
+    credentials_max_age_seconds: float = 300
+    secret_reader: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def serves_users(self) -> bool:
@@ -97,18 +104,17 @@ class Settings:
         if env.get("DB_WRITER_HOST"):
             user, password = _db_credentials(env, read_secret)
             port = _int(env, "DB_PORT", 3306)
-            writer = DbEndpoint(env["DB_WRITER_HOST"], port, user, database, password, ca_file)
+            secret_arn = env.get("DB_SECRET_ARN") or None
+            writer = DbEndpoint(env["DB_WRITER_HOST"], port, user, database, password, ca_file, secret_arn)
             readers = tuple(
-                _reader(item.strip(), port, user, database, password, ca_file)
-                for item in env.get("DB_READER_HOST", "").split(",")
-                if item.strip()
+                _reader(item.strip(), port, writer) for item in env.get("DB_READER_HOST", "").split(",") if item.strip()
             )
 
         cache = None
         if env.get("CACHE_HOST"):
             password = env.get("CACHE_PASSWORD") or None
             if env.get("CACHE_AUTH_SECRET_ARN"):
-                password = _secret_field(read_secret(env["CACHE_AUTH_SECRET_ARN"]), "password")
+                password = secret_field(read_secret(env["CACHE_AUTH_SECRET_ARN"]), "password")
             cache = CacheConfig(
                 env["CACHE_HOST"],
                 _int(env, "CACHE_PORT", 6379),
@@ -145,6 +151,9 @@ class Settings:
             read_your_writes_seconds=_int(env, "READ_YOUR_WRITES_SECONDS", 5),
             session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 7 * 24 * 3600),
             migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
+            session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),
+            credentials_max_age_seconds=_seconds(env, "DB_CREDENTIALS_MAX_AGE_SECONDS", 300),
+            secret_reader=read_secret,
         )
 
     def capabilities(self) -> dict[str, Any]:
@@ -172,6 +181,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer") from None
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise ConfigError(f"{name} must be a positive number of seconds")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
@@ -183,15 +205,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false")
 
 
-def _reader(item: str, port: int, user: str, database: str, password: str, ca_file: str | None) -> DbEndpoint:
-    """A reader is ``host`` or ``host:port``; the port defaults to DB_PORT."""
+def _reader(item: str, port: int, writer: DbEndpoint) -> DbEndpoint:
+    """A reader is ``host`` or ``host:port``; the port defaults to DB_PORT. Replicas
+    replicate the writer's users, so a reader signs in with the writer's credentials."""
     host, _, explicit = item.partition(":")
     if explicit and not explicit.isdigit():
         raise ConfigError("DB_READER_HOST entries must be host or host:port")
-    return DbEndpoint(host, int(explicit) if explicit else port, user, database, password, ca_file)
+    return replace(writer, host=host, port=int(explicit) if explicit else port)
 
 
-def _secret_field(raw: str, key: str) -> str:
+def secret_field(raw: str, key: str) -> str:
     """Secrets Manager values are JSON objects (RDS, generated) or plain strings."""
     try:
         parsed = json.loads(raw)
@@ -207,7 +230,7 @@ def _secret_field(raw: str, key: str) -> str:
 def _db_credentials(env: Mapping[str, str], read_secret: Callable[[str], str]) -> tuple[str, str]:
     if env.get("DB_SECRET_ARN"):
         raw = read_secret(env["DB_SECRET_ARN"])
-        return _secret_field(raw, "username"), _secret_field(raw, "password")
+        return secret_field(raw, "username"), secret_field(raw, "password")
     if env.get("DB_USER"):
         return env["DB_USER"], env.get("DB_PASSWORD", "")
     raise ConfigError("DB_WRITER_HOST needs DB_SECRET_ARN or DB_USER (+ DB_PASSWORD)")
@@ -221,7 +244,7 @@ def _shard(
 ) -> Shard:
     if entry.get("secret_arn"):
         raw = read_secret(entry["secret_arn"])
-        user, password = _secret_field(raw, "username"), _secret_field(raw, "password")
+        user, password = secret_field(raw, "username"), secret_field(raw, "password")
     else:
         user, password = entry.get("user", writer.user), entry.get("password", "")
     endpoint = DbEndpoint(
@@ -231,6 +254,7 @@ def _shard(
         entry.get("database", database),
         password,
         writer.tls_ca_file,
+        entry.get("secret_arn") or None,
     )
     return Shard(entry["id"], endpoint)
 

@@ -77,6 +77,17 @@ def test_string_false_from_the_command_line_is_false() -> None:
             "us-east-1",
         ),
         ({"certificate_arn": CERT.format(region="us-east-1")}, "certificate_arn", "domain_name"),
+        ({"stage": "1", "domain_name": "www.example.com", **ZONE}, "domain_name", "cloudfront_certificate_arn"),
+        (
+            {
+                "stage": "4",
+                "domain_name": "www.example.com",
+                **ZONE,
+                "certificate_arn": CERT.format(region="us-east-1"),
+            },
+            "domain_name",
+            "cloudfront_certificate_arn",
+        ),
         ({"read_replicas": "0"}, "read_replicas", "'0'"),
         ({"read_replicas": "16"}, "read_replicas", "'16'"),
         ({"shards": "0"}, "shards", "'0'"),
@@ -102,6 +113,12 @@ def test_bad_input_names_key_value_and_what_is_allowed(context: dict[str, Any], 
     assert f"'{key}'" in message
     assert value in message
     assert "expected" in message or "needs" in message
+
+
+def test_a_domain_without_cloudfront_certificate_serves_only_from_the_box() -> None:
+    """At stage 0 the record points at the box itself, so no CloudFront certificate is needed."""
+    config = config_of(stage="0", domain_name="www.example.com", **ZONE)
+    assert config.has_dns and not config.has_edge
 
 
 def test_good_domain_and_certificates_are_accepted() -> None:

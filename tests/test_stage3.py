@@ -133,18 +133,6 @@ def test_app_reads_its_wiring_from_one_parameter_from_stage_0(stages: StageCache
         assert "APP_CONFIG_PARAMETER=" in user_data
 
 
-def test_app_tier_may_read_its_parameter_and_both_secrets(stages: StageCache) -> None:
-    policies = [
-        props(p)
-        for k, p in resources(stages[3], "AWS::IAM::Policy").items()
-        if any("AppTierRole" in json.dumps(role) for role in props(p).get("Roles", []))
-    ]
-    statements = json.dumps(policies)
-    assert "ssm:GetParameter" in statements and "AppConfigParameter" in statements
-    assert "secretsmanager:GetSecretValue" in statements
-    assert "CacheAuthToken" in statements and "PrimaryInstanceSecret" in statements
-
-
 def test_constructs_refuse_a_cache_without_replicas_and_too_many_db_replicas() -> None:
     stack = cdk.Stack(cdk.App(), "Guards")
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, restrict_default_security_group=False)

@@ -9,6 +9,7 @@ import pytest
 
 from constructs_lib.mysql_shards import grown_shard_map
 from scaling_stacks.config import ConfigError, build_config
+from scaling_stacks.data_stack import media_upload_cors
 from service.shardmap import moves
 from tests.stage_cache import StageCache, all_resources, props, resources
 
@@ -107,3 +108,27 @@ def test_more_shards_only_add_instances(stages: StageCache) -> None:
 def test_bad_shard_counts_are_rejected(context: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build_config({"stage": 5, **context}.get, {})
+
+
+CLOUDFRONT_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+
+
+def test_the_media_bucket_lets_browsers_post_presigned_uploads(stages: StageCache) -> None:
+    (media,) = [
+        props(bucket)
+        for key, bucket in resources(stages[5], "AWS::S3::Bucket").items()
+        if key.startswith("scaling-data/MediaBucket")
+    ]
+    (rule,) = media["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"] and rule["AllowedOrigins"] == ["*"]
+    domain = build_config(
+        {
+            "stage": "5",
+            "domain_name": "www.example.com",
+            "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+            "hosted_zone_name": "example.com",
+            "cloudfront_certificate_arn": CLOUDFRONT_CERT,
+        }.get,
+        {},
+    )
+    assert media_upload_cors(domain).allowed_origins == ["https://www.example.com"]

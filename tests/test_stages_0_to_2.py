@@ -53,9 +53,10 @@ def test_database_is_hardened(stages: StageCache, stage_number: int) -> None:
     assert "MasterUserPassword" in database and "secretsmanager" in json.dumps(database["MasterUserPassword"])
     raw = only(resources(stages[stage_number], "AWS::RDS::DBInstance"))
     assert raw["DeletionPolicy"] == "Snapshot" and raw["UpdateReplacePolicy"] == "Snapshot"
-    assert only(resources(stages[stage_number], "AWS::SecretsManager::RotationSchedule"))
+    # The master secret and the app secret (tests/test_database_credentials.py checks which rotates how).
+    assert len(resources(stages[stage_number], "AWS::SecretsManager::RotationSchedule")) == 2
     parameters = props(only(resources(stages[stage_number], "AWS::RDS::DBParameterGroup")))["Parameters"]
-    assert parameters["require_secure_transport"] == "ON"
+    assert parameters["require_secure_transport"] == "1"  # RDS takes 0 or 1
 
 
 def test_stage_1_puts_cloudfront_waf_and_a_private_bucket_in_front_of_the_box(stages: StageCache) -> None:

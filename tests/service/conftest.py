@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -191,11 +191,15 @@ def start_service(databases: list[str], redis_cleanup: None, run_id: str) -> Ite
     """Starts services from env-style settings; every one is stopped at session end."""
     started: list[Service] = []
 
-    def start(env: dict[str, str], databases_used: list[str] = ()) -> Service:  # type: ignore[assignment]
+    def start(
+        env: dict[str, str],
+        databases_used: list[str] = (),  # type: ignore[assignment]
+        secret_reader: Callable[[str], str] | None = None,
+    ) -> Service:
         for name in databases_used:
             if name not in databases:
                 databases.append(name)
-        service = Service(Settings.from_env(env)).start()
+        service = Service(Settings.from_env(env, secret_reader=secret_reader)).start()
         started.append(service)
         return service
 

@@ -3,6 +3,7 @@ stage 6's split into a users service and a posts service that calls it."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -73,7 +74,16 @@ def test_posts_live_in_dynamodb_and_each_write_enqueues_work(
     assert upload.status_code == 201
     key = upload.json()["key"]
     assert key.startswith(f"media/{uid}/") and key.endswith(".png")
-    assert "/media/" in upload.json()["url"] and "X-Amz-Signature=" in upload.json()["url"]
+    form = upload.json()
+    assert form["method"] == "POST" and form["fields"]["key"] == key and form["fields"]["x-amz-signature"]
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    conditions = policy["conditions"]
+    assert ["content-length-range", 1, 10 * 1024 * 1024] in conditions, "the size is bounded"
+    assert {"Content-Type": "image/png"} in conditions and {"key": key} in conditions
+    video = author.post("/media/upload-url", json={"content_type": "video/mp4"}).json()
+    assert ["content-length-range", 1, 100 * 1024 * 1024] in json.loads(base64.b64decode(video["fields"]["policy"]))[
+        "conditions"
+    ]
 
     ids = [
         author.post("/posts", json={"body": f"p{i}", "media_key": key if i == 0 else None}).json()["id"]
