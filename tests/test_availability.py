@@ -29,6 +29,8 @@ DOMAIN = {
     "domain_name": "www.example.com",
     "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
     "hosted_zone_name": "example.com",
+    # From stage 1 CloudFront answers for the name only with a us-east-1 certificate for it.
+    "cloudfront_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
 }
 WEAK = {"@aws-cdk/core:defaultCrossStackReferences": "weak"}
 
