@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.checkov import OPERATIONAL_LOGS_REASON, skip_check
 
 # The service exports OTLP/HTTP to a collector on its own host or in its own task
 # (service/telemetry.py reads these variables).
@@ -77,6 +78,7 @@ class ServiceTelemetry(Construct):
         """The hosts' log group, created with the first host (tasks log through awslogs)."""
         if self._host_logs is None:
             self._host_logs = logs.LogGroup(self, "HostLogs", retention=self._log_retention)
+            skip_check(self._host_logs, "CKV_AWS_158", OPERATIONAL_LOGS_REASON)
         return self._host_logs
 
     def install_on_host(self, *, user_data: ec2.UserData, service_name: str) -> None:
