@@ -199,8 +199,8 @@ class ComputeStack(cdk.Stack):
             certificate_arn=config.certificate_arn,
         )
         origin_domain = None
-        if config.alb_https and config.has_dns:
-            assert config.hosted_zone_id and config.hosted_zone_name and config.domain_name
+        if config.origin_domain_name:
+            assert config.hosted_zone_id and config.hosted_zone_name
             zone = route53.HostedZone.from_hosted_zone_attributes(
                 self, "Zone", hosted_zone_id=config.hosted_zone_id, zone_name=config.hosted_zone_name
             )
@@ -208,7 +208,7 @@ class ComputeStack(cdk.Stack):
                 self,
                 "OriginRecord",
                 zone=zone,
-                record_name=f"origin.{config.domain_name}",
+                record_name=config.origin_domain_name,
                 target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(site.load_balancer)),
             )
             origin_domain = origin_record.domain_name

@@ -90,7 +90,8 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ContextKey(
         name="certificate_arn",
         default=None,
-        meaning="ACM certificate in the app's region for the site ALB (HTTPS to the origin from stage 1).",
+        meaning="ACM certificate in the app's region for the site ALB (HTTPS to the origin from stage 1); "
+        "it must cover <label>-origin.<parent> of domain_name (www-origin.example.com), as *.example.com does.",
     ),
     ContextKey(
         name="cloudfront_certificate_arn",
@@ -277,6 +278,18 @@ class StageConfig:
     @property
     def alb_https(self) -> bool:
         return self.certificate_arn is not None
+
+    @property
+    def origin_domain_name(self) -> str | None:
+        """The name CloudFront asks the site load balancer for over HTTPS: one label beside
+        domain_name (www.example.com -> www-origin.example.com), so the certificate that covers
+        the site's parent domain with a wildcard (*.example.com) covers it too."""
+        if not (self.alb_https and self.domain_name):
+            return None
+        if self.domain_name == self.hosted_zone_name:
+            return f"origin.{self.domain_name}"
+        label, parent = self.domain_name.split(".", 1)
+        return f"{label}-origin.{parent}"
 
     @property
     def elastic_compute(self) -> bool:

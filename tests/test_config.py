@@ -130,3 +130,22 @@ def test_good_domain_and_certificates_are_accepted() -> None:
         **ZONE,
     )
     assert config.has_dns and config.alb_https
+
+
+@pytest.mark.parametrize(
+    ("domain", "origin"), [("www.example.com", "www-origin.example.com"), ("example.com", "origin.example.com")]
+)
+def test_the_origin_name_is_one_label_beside_the_site_so_a_wildcard_covers_it(domain: str, origin: str) -> None:
+    certs = {
+        "certificate_arn": CERT.format(region="us-east-1"),
+        "cloudfront_certificate_arn": CERT.format(region="us-east-1"),
+    }
+    config = config_of(stage="2", domain_name=domain, **certs, **ZONE)
+    assert config.origin_domain_name == origin
+    assert origin.split(".", 1)[1] == "example.com", "covered by *.example.com"
+    assert (
+        config_of(
+            stage="2", domain_name=domain, cloudfront_certificate_arn=certs["cloudfront_certificate_arn"], **ZONE
+        ).origin_domain_name
+        is None
+    )

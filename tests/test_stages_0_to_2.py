@@ -187,7 +187,7 @@ def test_https_listener_with_a_certificate(stages: StageCache) -> None:
     assert distribution["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
     assert distribution["Aliases"] == ["www.example.com"]
     records = resources(stage, "AWS::Route53::RecordSet")
-    assert {props(r)["Name"] for r in records.values()} >= {"www.example.com.", "origin.www.example.com."}
+    assert {props(r)["Name"] for r in records.values()} >= {"www.example.com.", "www-origin.example.com."}
 
 
 @pytest.mark.parametrize("stage_number", [0, 2])
