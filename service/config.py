@@ -68,6 +68,9 @@ class Settings:
     read_your_writes_seconds: int = 5
     session_ttl_seconds: int = 7 * 24 * 3600
     migrate_on_start: bool = True
+    placement_poll_seconds: float = 5.0
+    session_db_fallback: bool = True
+    migrate_data_on_start: bool = True
 
     @property
     def serves_users(self) -> bool:
@@ -145,6 +148,9 @@ class Settings:
             read_your_writes_seconds=_int(env, "READ_YOUR_WRITES_SECONDS", 5),
             session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 7 * 24 * 3600),
             migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
+            placement_poll_seconds=_seconds(env, "PLACEMENT_POLL_SECONDS", 5.0),
+            session_db_fallback=_bool(env, "SESSION_DB_FALLBACK", True),
+            migrate_data_on_start=_bool(env, "MIGRATE_DATA_ON_START", True),
         )
 
     def capabilities(self) -> dict[str, Any]:
@@ -170,6 +176,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer") from None
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds") from None
+    if not 0.1 <= value <= 300:
+        raise ConfigError(f"{name} must be from 0.1 to 300 seconds")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -60,6 +60,34 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
         ],
     ),
+    (
+        3,
+        [
+            # Where user-owned rows live (service/placement.py) and the data migration's checkpoints.
+            """CREATE TABLE IF NOT EXISTS data_placement (
+                id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+                current_placement MEDIUMTEXT NOT NULL,
+                target_placement MEDIUMTEXT NULL,
+                phase VARCHAR(16) NOT NULL,
+                previous_placement MEDIUMTEXT NULL,
+                updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS data_migration_buckets (
+                target CHAR(16) CHARACTER SET ascii NOT NULL,
+                bucket INT UNSIGNED NOT NULL,
+                status VARCHAR(16) NOT NULL,
+                records INT UNSIGNED NOT NULL,
+                checksum VARCHAR(64) NOT NULL,
+                updated_at DATETIME(3) NOT NULL,
+                PRIMARY KEY (target, bucket)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS service_hosts (
+                instance_id VARCHAR(255) NOT NULL PRIMARY KEY,
+                placement CHAR(16) CHARACTER SET ascii NOT NULL,
+                seen_at DATETIME(3) NOT NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+        ],
+    ),
 ]
 
 
