@@ -230,6 +230,23 @@ class DataMigration:
                 return False
         return True
 
+    async def differing_buckets(self) -> list[int]:
+        """Moving buckets whose records differ now between the recorded placement and the
+        target (read only; a bucket written to meanwhile may show up once)."""
+        state = await read_state(self._db)
+        if state.current == self.target:
+            return []
+        source = PlacedRows(self._db, state.current, self._settings)
+        target = PlacedRows(self._db, self.target, self._settings)
+        users = await self.users_by_bucket(state.current.bucket_count(self.target))
+        differing = []
+        for bucket in state.current.moving_buckets(self.target):
+            ids, kinds = list(users.get(bucket, ())), moving_kinds(state.current, self.target, bucket)
+            same, _, _ = await self.compare_bucket(source, target, ids, kinds)
+            if not same:
+                differing.append(bucket)
+        return differing
+
     async def run(self, fleet_wait_seconds: float = 0.0) -> str:
         """One attempt under the lock: ``done``, ``busy`` (another runner holds the lock),
         ``waiting`` (hosts on another wiring still serve) or ``unverified``."""
