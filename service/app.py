@@ -161,6 +161,8 @@ class Services:
         if self.cache is None:
             recent = self.markers.recent(owner)
             return await load(WRITER if recent or not self.db.has_readers else READER)
+        if not self.placement.cache_safe:
+            return await load(WRITER)
         value, marker = await self.cache.lookup(name, field, owner)
         if value is not None:
             ctx.cache = "hit"

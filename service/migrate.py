@@ -90,6 +90,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             """CREATE TABLE IF NOT EXISTS service_hosts (
                 instance_id VARCHAR(255) NOT NULL PRIMARY KEY,
                 placement CHAR(16) CHARACTER SET ascii NOT NULL,
+                has_cache TINYINT(1) NOT NULL,
+                mode VARCHAR(16) NOT NULL,
                 seen_at DATETIME(3) NOT NULL
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
         ],

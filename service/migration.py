@@ -33,7 +33,16 @@ from typing import Any
 from service import aws, shardmap
 from service.config import Settings
 from service.db import WRITER, Database, create_pool
-from service.placement import MYSQL_POSTS, Locator, Placement, PlacementState, other_hosts, read_state, write_state
+from service.placement import (
+    MIGRATING,
+    MYSQL_POSTS,
+    Locator,
+    Placement,
+    PlacementState,
+    other_hosts,
+    read_state,
+    write_state,
+)
 from service.posts import DynamoPosts, PostStore, SqlPosts, record_post
 from service.users import UserRows
 
@@ -44,6 +53,8 @@ LOCK = "data-migration"
 PROGRESS_EVERY = 64
 USER_PAGE = 5000
 VERIFY_ATTEMPTS = 5
+# Requests a host began before it saw the switch finish within this (at most 1 s).
+IN_FLIGHT_SECONDS = 1.0
 
 
 class PlacedRows:
@@ -249,7 +260,8 @@ class DataMigration:
 
     async def run(self, fleet_wait_seconds: float = 0.0) -> str:
         """One attempt under the lock: ``done``, ``busy`` (another runner holds the lock),
-        ``waiting`` (hosts on another wiring still serve) or ``unverified``."""
+        ``waiting`` (hosts on another wiring still serve), ``unverified`` (a bucket kept
+        changing) or ``switching`` (a host has not yet reported reading the target)."""
         assert self._settings.writer is not None
         lock_pool = await create_pool(self._settings.writer, 1)
         try:
@@ -287,7 +299,8 @@ class DataMigration:
             return "waiting"
         if not await self._verify(source, target, source_placement, moving, buckets):
             return "unverified"
-        await self._switch(state)
+        if not await self._switch(state, max(fleet_wait_seconds, self._settings.placement_poll_seconds * 4)):
+            return "switching"
         return "done"
 
     async def _copy(
@@ -312,10 +325,9 @@ class DataMigration:
         self._report()
 
     async def _fleet_on_target(self, wait_seconds: float) -> bool:
-        stale = self._settings.placement_poll_seconds * 3
         deadline = time.monotonic() + wait_seconds
         while True:
-            others = await other_hosts(self._db, self.target.fingerprint, stale)
+            others = await other_hosts(self._db, self.target.fingerprint)
             if not others:
                 return True
             if time.monotonic() >= deadline:
@@ -351,23 +363,23 @@ class DataMigration:
         self._report()
         return True
 
-    async def _switch(self, state: PlacementState) -> None:
+    async def _switch(self, state: PlacementState, wait_seconds: float) -> bool:
         """Reads move first while every host still writes both; writes to the source stop
-        only after every host has had time to see that."""
+        only after every host reports that it reads the target (and its requests begun
+        before have had time to end)."""
         assert self.progress is not None
         await write_state(self._db, PlacementState(state.current, self.target, "switch", state.previous))
-        if await self._other_hosts_exist():
-            await asyncio.sleep(self._settings.placement_poll_seconds * 2 + 0.5)
+        self.progress.phase = "switch"
+        deadline = time.monotonic() + wait_seconds
+        while await other_hosts(self._db, self.target.fingerprint, mode=MIGRATING):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(min(0.5, self._settings.placement_poll_seconds))
+        await asyncio.sleep(min(IN_FLIGHT_SECONDS, self._settings.placement_poll_seconds * 2))
         await write_state(self._db, PlacementState(self.target, None, "done", state.current))
         self.progress.phase = "done"
         self._report()
-
-    async def _other_hosts_exist(self) -> bool:
-        rows = await self._db.directory(WRITER).fetchall(
-            "SELECT instance_id FROM service_hosts WHERE seen_at > UTC_TIMESTAMP(3) - INTERVAL %s MICROSECOND",
-            (int(self._settings.placement_poll_seconds * 3_000_000),),
-        )
-        return any(row[0] != self._instance_id for row in rows)
+        return True
 
 
 async def status(db: Database) -> dict[str, Any]:

@@ -12,10 +12,13 @@ placement there:
   write), writes to it and then to its own;
 - ``switching``: the migration has verified both and every host runs the new wiring;
   reads come from its own placement, writes still go to both, so a host that has not
-  yet seen the switch reads nothing stale.
+  yet seen the switch reads nothing stale. The migration stops the writes to the old
+  placement only once every host's heartbeat reports this mode.
 
-Every host also writes a heartbeat (``service_hosts``) naming its placement, so the
-migration knows when no host on another wiring is left."""
+Every host also writes a heartbeat (``service_hosts``) naming its placement and whether
+it has the cache, so the migration knows when no host on another wiring is left, and a
+cache-wired host knows when it can trust the cache (no host that skips invalidation
+still writes)."""
 
 from __future__ import annotations
 
@@ -35,6 +38,9 @@ log = logging.getLogger("service.placement")
 
 SETTLED, MIGRATING, SWITCHING = "settled", "migrating", "switching"
 MYSQL_POSTS = "mysql"
+# A host that stops gracefully removes its heartbeat; one that died counts until it has
+# been silent this long (several poll intervals at any setting).
+HOST_SILENT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -156,12 +162,15 @@ async def write_state(db: Database, state: PlacementState) -> None:
     )
 
 
-async def other_hosts(db: Database, fingerprint: str, within_seconds: float) -> list[str]:
-    """Hosts seen lately whose placement differs from ``fingerprint``."""
+async def other_hosts(db: Database, fingerprint: str, mode: str | None = None) -> list[str]:
+    """Hosts seen lately whose placement differs from ``fingerprint`` or, with ``mode``,
+    hosts on it that still serve in that mode."""
+    condition = "placement <> %s" if mode is None else "placement = %s AND mode = %s"
+    args: tuple[object, ...] = (fingerprint,) if mode is None else (fingerprint, mode)
     rows = await db.directory(WRITER).fetchall(
-        "SELECT instance_id FROM service_hosts WHERE placement <> %s"
+        f"SELECT instance_id FROM service_hosts WHERE {condition}"
         " AND seen_at > UTC_TIMESTAMP(3) - INTERVAL %s MICROSECOND",
-        (fingerprint, int(within_seconds * 1_000_000)),
+        (*args, int(HOST_SILENT_SECONDS * 1_000_000)),
     )
     return [row[0] for row in rows]
 
@@ -176,6 +185,9 @@ class PlacementView:
         self.own = Placement.of(settings)
         self.state = PlacementState(Placement.primary(), None, "done", None)
         self._task: asyncio.Task[None] | None = None
+        # False while hosts without the cache (stage 2 during the roll to 3) still write:
+        # they neither invalidate entries nor mark recent writers, so reads go to the writer.
+        self.cache_safe = True
 
     @property
     def source(self) -> Placement:
@@ -198,12 +210,23 @@ class PlacementView:
         return self.mode != SETTLED
 
     async def refresh(self) -> None:
-        await self._db.directory(WRITER).execute(
-            "INSERT INTO service_hosts (instance_id, placement, seen_at) VALUES (%s, %s, UTC_TIMESTAMP(3))"
-            " ON DUPLICATE KEY UPDATE placement = VALUES(placement), seen_at = VALUES(seen_at)",
-            (self._settings.instance_id, self.own.fingerprint),
-        )
+        writer = self._db.directory(WRITER)
+        # State first: the heartbeat then reports the mode this host now serves in, which
+        # the migration waits for before it stops writes to the old placement.
         self.state = await read_state(self._db)
+        await writer.execute(
+            "INSERT INTO service_hosts (instance_id, placement, has_cache, mode, seen_at)"
+            " VALUES (%s, %s, %s, %s, UTC_TIMESTAMP(3)) ON DUPLICATE KEY UPDATE placement = VALUES(placement),"
+            " has_cache = VALUES(has_cache), mode = VALUES(mode), seen_at = VALUES(seen_at)",
+            (self._settings.instance_id, self.own.fingerprint, self._settings.cache is not None, self.mode),
+        )
+        if self._settings.cache is not None:
+            row = await writer.fetchone(
+                "SELECT COUNT(*) FROM service_hosts WHERE has_cache = 0"
+                " AND seen_at > UTC_TIMESTAMP(3) - INTERVAL %s MICROSECOND",
+                (int(HOST_SILENT_SECONDS * 1_000_000),),
+            )
+            self.cache_safe = not (row and row[0])
 
     async def start(self) -> None:
         await self.refresh()
