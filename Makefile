@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install synth test lint run-local bench plan docs clean
+.PHONY: install synth test lint run-local bench plan drill docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
@@ -31,6 +31,7 @@ lint: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory drill
 
 run-local: install
 	$(PY) -m service.run_local --stage $(STAGE)
@@ -41,10 +42,18 @@ bench: install
 plan: install
 	$(PY) -m tools.stage_plan --from $(FROM) --to $(TO) $(PLAN_ARGS)
 
+# Every adjacent upgrade (one system from stage 0 to 6), or one: make drill FROM=4 TO=5.
+drill: install
+	$(PY) -m tools.drill $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+
 docs: install
 	@# The images need Graphviz's dot (Debian package graphviz); the Markdown and graph sources do not.
 	command -v dot >/dev/null || (apt-get update && apt-get install -y graphviz) \
-		|| { echo "make docs: install Graphviz ('apt-get install graphviz') to draw the images" >&2; exit 1; }
+		|| { echo "make # Every adjacent upgrade (one system from stage 0 to 6), or one: make drill FROM=4 TO=5.
+drill: install
+	$(PY) -m tools.drill $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+
+docs: install Graphviz ('apt-get install graphviz') to draw the images" >&2; exit 1; }
 	$(PY) -m tools.docs
 
 clean:

@@ -329,3 +329,50 @@ def test_a_crash_mid_bucket_resumes_and_a_second_run_changes_nothing(
     assert resumed_writes == 6 * 4 - 7, "the resumed run writes only what the crash left uncopied"
     assert repeat_writes == 0
     assert (done, after_done, switched, equal) == ("done", "done", True, True)
+
+
+def test_shard_growth_moves_only_the_buckets_that_change_shard(run_id: str, databases: list[str]) -> None:
+    shard_dbs = [f"{run_id}_grow_shard{i}" for i in range(4)]
+    databases += [f"{run_id}_grow", *shard_dbs]
+    shards = [
+        {"id": f"shard-{i}", "host": "127.0.0.1", "port": MYSQL_PORT, "user": "root", "database": db}
+        for i, db in enumerate(shard_dbs)
+    ]
+    two = {**shardmap.build_shard_map(shards[:2], logical_buckets=64), "shards": shards}
+    four = shardmap.rebalance(two, shards)
+    old, new = (
+        Settings.from_env(
+            base_env(run_id, "grow", APP_STAGE="5", SHARD_MAP=json.dumps(m), PLACEMENT_POLL_SECONDS="0.1")
+        )
+        for m in (two, four)
+    )
+    asyncio.run(migrate_all(new))
+    moved = {b for r in shardmap.moves(two, four) for b in range(r["first"], r["last"] + 1)}
+
+    async def work(db: Database, s: Settings) -> tuple[list[str], Records, Records, int, Records]:
+        outcomes = [await DataMigration(db, s, Placement.of(old)).run()]  # records the 2-shard placement
+        before = PlacedRows(db, Placement.of(old), s)
+        for index in range(12):
+            _, uid = await db.directory(WRITER).execute(
+                "INSERT INTO users (username, password_hash) VALUES (%s, 'x')", (f"g{index}",)
+            )
+            await before.users.put_profile(RequestContext(), uid, f"g{index}", "", now_utc())
+            await before.posts.create(RequestContext(), uid, new_ulid(), "grown", None)
+        ids = [int(r[0]) for r in await db.directory(WRITER).fetchall("SELECT id FROM users")]
+        written = await all_records(db, s, Placement.of(old), ids)
+        outcomes.append(await DataMigration(db, s, Placement.of(new)).run())
+        removed = await cleanup(db, s)
+        return (
+            outcomes,
+            written,
+            await all_records(db, s, Placement.of(new), ids),
+            removed,
+            await before.records(ids, frozenset({"users", "posts"})),
+        )
+
+    outcomes, written, after, removed, left = run(work, new)
+    movers = {k[1] for k in written if shardmap.bucket_for(k[1], 64) in moved}
+    assert outcomes == ["done", "done"] and movers, "some of the users live in moving buckets"
+    assert after == written
+    assert removed == 2 * len(movers), "cleanup removes the moved users' old rows, nothing else"
+    assert {k[1] for k in left} == {k[1] for k in written} - movers
