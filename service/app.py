@@ -110,7 +110,7 @@ class Services:
         self.rows, self.posts = self._stores(view.own)
         if view.mode == SETTLED:
             return
-        self.migration = DataMigration(self.db, self.settings, view.own, self.settings.instance_id)
+        self.migration = DataMigration(self.db, self.settings, view.own, view)
         if self.settings.migrate_data_on_start and await self.migration.source_is_empty():
             await self.migration.run()  # a new system: nothing to copy
             await view.refresh()

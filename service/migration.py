@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import sys
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from service.placement import (
     Locator,
     Placement,
     PlacementState,
+    PlacementView,
+    live_hosts,
     other_hosts,
     read_state,
     write_state,
@@ -48,6 +51,7 @@ from service.users import UserRows
 
 log = logging.getLogger("service.migration")
 
+
 Records = dict[tuple[Any, ...], tuple[Any, ...]]
 LOCK = "data-migration"
 PROGRESS_EVERY = 64
@@ -55,6 +59,24 @@ USER_PAGE = 5000
 VERIFY_ATTEMPTS = 5
 # Requests a host began before it saw the switch finish within this (at most 1 s).
 IN_FLIGHT_SECONDS = 1.0
+
+
+class _StdoutLines(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stdout.write(self.format(record) + "\n")
+        sys.stdout.flush()
+
+
+def _metrics_log() -> logging.Logger:
+    """Embedded-metric lines must be bare JSON objects on stdout (CloudWatch Logs reads
+    them there), so they skip the service log's prefix; a caller may raise the level."""
+    metrics = logging.getLogger("service.migration.metrics")
+    if not metrics.handlers:
+        metrics.addHandler(_StdoutLines())
+        metrics.propagate = False
+        if metrics.level == logging.NOTSET:
+            metrics.setLevel(logging.INFO)
+    return metrics
 
 
 class PlacedRows:
@@ -148,11 +170,12 @@ class Progress:
 class DataMigration:
     """Moves the recorded placement's rows to ``target`` (the runner's own wiring)."""
 
-    def __init__(self, db: Database, settings: Settings, target: Placement, instance_id: str | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, target: Placement, view: PlacementView | None = None) -> None:
         self._db = db
         self._settings = settings
         self.target = target
-        self._instance_id = instance_id
+        # The runner's own host, when a host runs it: it reports the switch at once.
+        self._view = view
         self.progress: Progress | None = None
 
     # -- records -----------------------------------------------------------------
@@ -224,7 +247,7 @@ class DataMigration:
 
     def _report(self) -> None:
         if self.progress is not None:
-            log.info("%s", self.progress.emf())
+            _metrics_log().info("%s", self.progress.emf())
 
     # -- the run -------------------------------------------------------------------
 
@@ -315,9 +338,11 @@ class DataMigration:
             if bucket in done:
                 continue
             ids, kinds = list(users.get(bucket, ())), moving_kinds(placement, self.target, bucket)
+            self.progress.copied += 1
+            if not ids or not kinds:
+                continue  # nothing to copy; users who arrive later are written to both
             self.progress.records_copied += await self.sync_bucket(source, target, ids, kinds)
             pending.append((bucket, "copied", 0, ""))
-            self.progress.copied += 1
             if len(pending) >= PROGRESS_EVERY:
                 await self._checkpoint(pending)
                 self._report()
@@ -345,6 +370,9 @@ class DataMigration:
         pending: list[tuple[int, str, int, str]] = []
         for bucket in moving:
             ids, kinds = list(users.get(bucket, ())), moving_kinds(placement, self.target, bucket)
+            self.progress.verified += 1
+            if not ids or not kinds:
+                continue
             for _ in range(VERIFY_ATTEMPTS):
                 same, count, digest = await self.compare_bucket(source, target, ids, kinds)
                 if same:
@@ -355,7 +383,6 @@ class DataMigration:
                 await self._checkpoint(pending)
                 return False
             pending.append((bucket, "verified", count, digest))
-            self.progress.verified += 1
             if len(pending) >= PROGRESS_EVERY:
                 await self._checkpoint(pending)
                 self._report()
@@ -370,12 +397,16 @@ class DataMigration:
         assert self.progress is not None
         await write_state(self._db, PlacementState(state.current, self.target, "switch", state.previous))
         self.progress.phase = "switch"
+        if self._view is not None:
+            await self._view.refresh()
         deadline = time.monotonic() + wait_seconds
         while await other_hosts(self._db, self.target.fingerprint, mode=MIGRATING):
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(min(0.5, self._settings.placement_poll_seconds))
-        await asyncio.sleep(min(IN_FLIGHT_SECONDS, self._settings.placement_poll_seconds * 2))
+        me = self._settings.instance_id if self._view is not None else None
+        if any(host != me for host in await live_hosts(self._db)):
+            await asyncio.sleep(min(IN_FLIGHT_SECONDS, self._settings.placement_poll_seconds * 2))
         await write_state(self._db, PlacementState(self.target, None, "done", state.current))
         self.progress.phase = "done"
         self._report()

@@ -106,6 +106,14 @@ class Placement:
         return [b for b in range(count) if self.owner(b) != target.owner(b)]
 
 
+async def live_hosts(db: Database) -> list[str]:
+    rows = await db.directory(WRITER).fetchall(
+        "SELECT instance_id FROM service_hosts WHERE seen_at > UTC_TIMESTAMP(3) - INTERVAL %s MICROSECOND",
+        (int(HOST_SILENT_SECONDS * 1_000_000),),
+    )
+    return [row[0] for row in rows]
+
+
 class Locator:
     """The database holding a user's rows under one placement."""
 

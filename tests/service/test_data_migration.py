@@ -216,7 +216,7 @@ def during_source_read(
 
 
 def test_an_edit_during_the_copy_wins_over_the_copy(
-    run_id: str, databases: list[str], monkeypatch: pytest.MonkeyPatch
+    run_id: str, databases: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings, ids = seeded(run_id, "edit", databases, users=3)
     target = Placement.of(settings)
@@ -244,6 +244,10 @@ def test_an_edit_during_the_copy_wins_over_the_copy(
     assert copied == source
     assert sum(v[0] == "edited during the copy" for k, v in copied.items() if k[0] == "post") == 1
     assert sum(v[0] == "renamed" for k, v in copied.items() if k[0] == "profile") == 1
+    # Progress as CloudWatch embedded-metric lines: bare JSON on stdout.
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert metrics[-1]["Phase"] == "waiting" and metrics[-1]["BucketsCopied"] == metrics[-1]["BucketsTotal"] == 64
+    assert metrics[-1]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ScalingApp/DataMigration"
 
 
 def test_a_delete_during_the_copy_is_not_brought_back(

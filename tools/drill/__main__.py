@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = stages(args.source, args.target)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("service.migration.metrics").setLevel(logging.WARNING)  # keep the report readable
     prefix = f"drill_{os.getpid()}_{secrets.token_hex(2)}"
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="drill-") as scratch:
