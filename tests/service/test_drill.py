@@ -14,7 +14,7 @@ from tools.drill.fleet import Servers
 from tools.drill.replication import Replication
 from tools.drill.transition import Outcome, Shape, drill
 
-SHORT = Shape(workers=4, users_per_worker=1, min_requests=240, overlap_seconds=0.2, poll_seconds=0.2)
+SHORT = Shape(workers=3, users_per_worker=1, min_requests=200, overlap_seconds=0.1, poll_seconds=0.1)
 
 
 @pytest.fixture(scope="module")
