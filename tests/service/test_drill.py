@@ -10,7 +10,9 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from tools.drill.__main__ import stages
 from tools.drill.fleet import Servers
+from tools.drill.load import Counts
 from tools.drill.replication import Replication
 from tools.drill.transition import Outcome, Shape, drill
 
@@ -34,3 +36,20 @@ def test_an_upgrade_under_load_loses_nothing(upgrades: dict[int, Outcome], sourc
         f"drill {source}->{source + 1}: {outcome.counts.requests} requests, 0 errors, 0 lost writes, 0 lost sessions"
     ), outcome.detail()
     assert outcome.counts.requests >= SHORT.min_requests
+
+
+def test_the_verdict_fails_on_any_lost_write_session_or_error() -> None:
+    for field in ("errors", "lost_writes", "lost_sessions"):
+        counts = Counts(requests=1000, **{field: 1})
+        outcome = Outcome(4, 5, counts, 1.0, 1000, 1.0)
+        assert not outcome.clean
+        assert outcome.line().startswith("drill 4->5: 1000 requests, ")
+    assert Outcome(4, 5, Counts(requests=1000), 1.0, 1000, 1.0).clean
+
+
+def test_the_drill_names_what_it_accepts() -> None:
+    assert stages(None, None) == [0, 1, 2, 3, 4, 5, 6]
+    assert stages(2, 3) == [2, 3]
+    for source, target in ((4, 6), (None, 3), (6, 7)):
+        with pytest.raises(SystemExit, match="adjacent stages"):
+            stages(source, target)
