@@ -49,11 +49,7 @@ drill: install
 docs: install
 	@# The images need Graphviz's dot (Debian package graphviz); the Markdown and graph sources do not.
 	command -v dot >/dev/null || (apt-get update && apt-get install -y graphviz) \
-		|| { echo "make # Every adjacent upgrade (one system from stage 0 to 6), or one: make drill FROM=4 TO=5.
-drill: install
-	$(PY) -m tools.drill $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
-
-docs: install Graphviz ('apt-get install graphviz') to draw the images" >&2; exit 1; }
+		|| { echo "make docs: install Graphviz ('apt-get install graphviz') to draw the images" >&2; exit 1; }
 	$(PY) -m tools.docs
 
 clean:

@@ -50,6 +50,6 @@ def test_the_verdict_fails_on_any_lost_write_session_or_error() -> None:
 def test_the_drill_names_what_it_accepts() -> None:
     assert stages(None, None) == [0, 1, 2, 3, 4, 5, 6]
     assert stages(2, 3) == [2, 3]
-    for source, target in ((4, 6), (None, 3), (6, 7)):
+    for source, target in ((4, 6), (None, 3), (6, 7), (-1, 0)):
         with pytest.raises(SystemExit, match="adjacent stages"):
             stages(source, target)
