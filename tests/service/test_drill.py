@@ -16,7 +16,7 @@ from tools.drill.load import Counts
 from tools.drill.replication import Replication
 from tools.drill.transition import Outcome, Shape, drill
 
-SHORT = Shape(workers=3, users_per_worker=1, min_requests=200, overlap_seconds=0.1, poll_seconds=0.1)
+SHORT = Shape(workers=3, users_per_worker=1, min_requests=200, overlap_seconds=0.05, poll_seconds=0.1)
 
 
 @pytest.fixture(scope="module")
