@@ -20,6 +20,7 @@ from service.config import Settings
 from service.context import RequestContext
 from service.db import WRITER, Database
 from service.ids import new_ulid
+from service.migrate import main as migrate_main
 from service.migrate import migrate_all
 from service.migration import DataMigration, PlacedRows, Records, cleanup
 from service.placement import Placement, read_state
@@ -380,3 +381,31 @@ def test_shard_growth_moves_only_the_buckets_that_change_shard(run_id: str, data
     assert after == written
     assert removed == 2 * len(movers), "cleanup removes the moved users' old rows, nothing else"
     assert {k[1] for k in left} == {k[1] for k in written} - movers
+
+
+def test_the_command_line_reports_runs_and_refuses_cleanup_mid_migration(
+    run_id: str, databases: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, _ = seeded(run_id, "cli", databases, users=2)
+    for name, value in stage5_env(run_id, "cli", databases).items():
+        monkeypatch.setenv(name, value)
+
+    def command(*args: str) -> tuple[int, dict[str, Any]]:
+        with pytest.raises(SystemExit) as exit_info:
+            migrate_main(["data", *args])
+        lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith('{"_aws"')]
+        return int(exit_info.value.code or 0), json.loads(lines[-1])
+
+    code, status = command("status")
+    assert (code, status["target"], status["phase"]) == (0, None, "done")
+    assert command("verify")[1]["differing_buckets"], "nothing is copied yet"
+    run(lambda db, s: hold_fleet(db, True), settings)
+    code, ran = command("run", "--wait", "0")
+    assert (code, ran["outcome"], ran["phase"]) == (3, "waiting", "copy")
+    with pytest.raises(RuntimeError, match="in progress"):
+        command("cleanup")
+    run(lambda db, s: hold_fleet(db, False), settings)
+    assert command("run", "--wait", "0")[1]["outcome"] == "done"
+    code, verified = command("verify")
+    assert (code, verified["differing_buckets"]) == (0, [])
+    assert command("cleanup")[1]["removed_rows"] == 2 * 4  # two users' profile, follow and two posts

@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
             if keys:
                 client.delete(*keys)
-    print(f"drill: {len(outcomes)} transitions in {time.monotonic() - started:.1f} s", flush=True)
+    # On stderr, so that each transition's verdict stays the last line on stdout.
+    print(f"drill: {len(outcomes)} transitions in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     return 0 if all(o.clean for o in outcomes) else 1
 
 
