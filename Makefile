@@ -16,7 +16,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 WHEELHOUSE := service/wheelhouse/requirements.sha256
 
-.PHONY: install wheelhouse synth cdk test lint run-local bench capacity plan docs scan clean
+.PHONY: install wheelhouse synth cdk test lint run-local bench capacity plan drill docs scan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
@@ -60,6 +60,7 @@ lint: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory drill
 	$(MAKE) scan
 
 # checkov over every stage's templates: fails on any failed check or any skip without a reason.
@@ -78,6 +79,10 @@ capacity: install
 
 plan: install
 	$(PY) -m tools.stage_plan --from $(FROM) --to $(TO) $(PLAN_ARGS)
+
+# Every adjacent upgrade (one system from stage 0 to 6), or one: make drill FROM=4 TO=5.
+drill: install
+	$(PY) -m tools.drill $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 docs: install
 	@# The images need Graphviz's dot (Debian package graphviz); the Markdown and graph sources do not.

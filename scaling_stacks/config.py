@@ -157,7 +157,7 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
         name="active_shards",
         default=None,
         meaning="Shards that own user buckets in the published shard map; default all. To grow, raise "
-        "shards first, copy the moving buckets' rows, then raise active_shards.",
+        "shards first, then active_shards; the service's data migration moves the buckets that change shard.",
     ),
     ContextKey(
         name="dynamodb_capacity",

@@ -3,6 +3,8 @@ show what each request did."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,10 +31,13 @@ from service.db import READER, WRITER, Database
 from service.errors import ApiError, bad_request, json_object, text_field, user_id_param
 from service.ids import new_ulid
 from service.migrate import migrate_all
+from service.migration import DataMigration
+from service.migration_stores import MigratingPosts, MigratingUserRows
 from service.passwords import DUMMY_HASH, hash_password, verify_password
-from service.posts import DynamoPosts, PostStore, SqlPosts, parse_post_id, valid_cursor
+from service.placement import MYSQL_POSTS, SETTLED, Locator, Placement, PlacementView
+from service.posts import DynamoPosts, PostStore, SqlPosts, now_utc, parse_post_id, valid_cursor
 from service.sessions import COOKIE, RedisSessions, Session, SessionStore, SqlSessions
-from service.users import Directory, PeerUsers
+from service.users import Directory, PeerUsers, UserRows
 
 log = logging.getLogger("service")
 
@@ -58,8 +63,12 @@ class Services:
         self.markers = LocalMarkers(settings.read_your_writes_seconds)
         self.sessions: SessionStore = SqlSessions(self.db, settings.session_ttl_seconds)
         self.directory = Directory(self.db)
+        self.placement = PlacementView(self.db, settings)
+        self.rows: UserRows | MigratingUserRows = UserRows(Locator(self.db, self.placement.own))
         self.peer_users: PeerUsers | None = None
-        self.posts: PostStore = SqlPosts(self.db)
+        self.posts: PostStore = SqlPosts(Locator(self.db, self.placement.own))
+        self.migration: DataMigration | None = None
+        self._migrator: asyncio.Task[None] | None = None
         self.media: aws.Media | None = None
         self.events: aws.Events | None = None
 
@@ -76,9 +85,9 @@ class Services:
                 s.read_your_writes_seconds,
             )
             await self.cache.client.ping()
-            self.sessions = RedisSessions(self.cache, s.session_ttl_seconds)
-        if s.posts_table:
-            self.posts = DynamoPosts(aws.client("dynamodb", s.region), s.posts_table)
+            fallback = SqlSessions(self.db, s.session_ttl_seconds) if s.session_db_fallback else None
+            self.sessions = RedisSessions(self.cache, s.session_ttl_seconds, fallback)
+        await self._place_data()
         if s.media_bucket:
             self.media = aws.Media(aws.client("s3", s.region), s.media_bucket)
         if s.queue_url:
@@ -86,7 +95,53 @@ class Services:
         if s.role == "posts" and s.users_service_url:
             self.peer_users = PeerUsers(s.users_service_url)
 
+    def _stores(self, placement: Placement) -> tuple[UserRows, PostStore]:
+        locate = Locator(self.db, placement)
+        if placement.posts == MYSQL_POSTS:
+            return UserRows(locate), SqlPosts(locate)
+        table = placement.posts.split(":", 1)[1]
+        return UserRows(locate), DynamoPosts(aws.client("dynamodb", self.settings.region), table)
+
+    async def _place_data(self) -> None:
+        """Serve from this host's placement, or, while the recorded one differs, through
+        the migrating paths, and take part in the fleet's data migration."""
+        view = self.placement
+        await view.start()
+        self.rows, self.posts = self._stores(view.own)
+        if view.mode == SETTLED:
+            return
+        self.migration = DataMigration(self.db, self.settings, view.own, view)
+        if self.settings.migrate_data_on_start and await self.migration.source_is_empty():
+            await self.migration.run()  # a new system: nothing to copy
+            await view.refresh()
+            if view.mode == SETTLED:
+                return
+        source_rows, source_posts = self._stores(view.source)
+        self.rows = MigratingUserRows(source_rows, self.rows, view)
+        if view.source.posts != view.own.posts or view.own.posts == MYSQL_POSTS:
+            self.posts = MigratingPosts(source_posts, self.posts, view)
+        if self.settings.migrate_data_on_start:
+            self._migrator = asyncio.create_task(self._migrate())
+
+    async def _migrate(self) -> None:
+        """Every host on a new wiring tries; the lock lets one run at a time."""
+        assert self.migration is not None
+        poll = self.settings.placement_poll_seconds
+        while self.placement.mode != SETTLED:
+            try:
+                outcome = await self.migration.run(fleet_wait_seconds=poll * 12)
+                if outcome == "done":
+                    await self.placement.refresh()
+            except Exception:
+                log.exception("data migration attempt failed; retrying")
+            await asyncio.sleep(poll)
+
     async def stop(self) -> None:
+        if self._migrator is not None:
+            self._migrator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._migrator
+        await self.placement.stop()
         if self.peer_users is not None:
             await self.peer_users.close()
         if self.cache is not None:
@@ -106,6 +161,8 @@ class Services:
         if self.cache is None:
             recent = self.markers.recent(owner)
             return await load(WRITER if recent or not self.db.has_readers else READER)
+        if not self.placement.cache_safe:
+            return await load(WRITER)
         value, marker = await self.cache.lookup(name, field, owner)
         if value is not None:
             ctx.cache = "hit"
@@ -121,6 +178,20 @@ class Services:
             self.markers.wrote(owner)
         else:
             await self.cache.wrote(owner, names)
+
+    def data_placement(self) -> dict[str, Any]:
+        """This host's data mode and, on the host running it, the migration's progress."""
+        described = self.placement.describe()
+        progress = self.migration.progress if self.migration is not None else None
+        if progress is not None:
+            described["migration"] = {
+                "phase": progress.phase,
+                "buckets_copied": progress.copied,
+                "buckets_verified": progress.verified,
+                "buckets_total": progress.total,
+                "records_copied": progress.records_copied,
+            }
+        return described
 
     async def user_summary(self, ctx: RequestContext, user_id: int, route: str) -> dict[str, Any] | None:
         if self.peer_users is not None:
@@ -184,6 +255,7 @@ class Api:
                 "status": "ok" if healthy else "degraded",
                 "stage": self.s.settings.stage,
                 "checks": checks,
+                "data_placement": self.s.data_placement(),
             },
             200 if healthy else 503,
         )
@@ -198,6 +270,8 @@ class Api:
         user_id = await self.s.directory.create(ctx_of(request), username, password_hash)
         if user_id is None:
             raise ApiError(409, "username_taken", "that username is taken")
+        # A sign-up is a write: the new user's reads go to the writer for a while.
+        await self.s.wrote(user_id, [f"user:{user_id}"])
         return json_response({"id": user_id, "username": username}, 201)
 
     async def sign_in(self, request: Request) -> Response:
@@ -246,7 +320,7 @@ class Api:
             user = await self.s.directory.summary(ctx, user_id, route)
             if user is None:
                 return None
-            user["profile"] = await self.s.directory.profile(ctx, user_id, route)
+            user["profile"] = await self.s.rows.profile(ctx, user_id, route)
             return orjson.dumps(user)
 
         body = await self.s.cached(ctx, user_id, f"user:{user_id}", None, load)
@@ -259,7 +333,7 @@ class Api:
         data = await json_object(request, {"display_name", "bio"})
         display_name = text_field(data, "display_name", 1, 64)
         bio = text_field(data, "bio", 0, 280) if "bio" in data else ""
-        await self.s.directory.put_profile(ctx_of(request), session.user_id, display_name, bio)
+        await self.s.rows.put_profile(ctx_of(request), session.user_id, display_name, bio, now_utc())
         await self.s.wrote(session.user_id, [f"user:{session.user_id}"])
         return json_response({"user_id": session.user_id, "display_name": display_name, "bio": bio})
 
@@ -377,7 +451,7 @@ class Api:
             user = await self.s.user_summary(ctx, uid, route)
             if user is None:
                 return None
-            authors = [uid, *await self.s.directory.followees(ctx, uid, route, MAX_FEED_SOURCES)]
+            authors = [uid, *await self.s.rows.followees(ctx, uid, route, MAX_FEED_SOURCES)]
             posts, next_cursor = await self.s.posts.feed(ctx, authors, cursor, limit, route)
             return orjson.dumps({"user": user, "posts": posts, "next_cursor": next_cursor})
 
@@ -396,14 +470,14 @@ class Api:
         ctx = ctx_of(request)
         if await self.s.directory.summary(ctx, followee, WRITER) is None:
             raise ApiError(404, "user_not_found", "no such user")
-        await self.s.directory.follow(ctx, session.user_id, followee)
+        await self.s.rows.follow(ctx, session.user_id, followee, now_utc())
         await self.s.wrote(session.user_id, [f"feed:{session.user_id}"])
         return Response(status_code=204)
 
     async def unfollow(self, request: Request) -> Response:
         session = await self.session(request)
         followee = user_id_param(request.path_params["user_id"])
-        if not await self.s.directory.unfollow(ctx_of(request), session.user_id, followee):
+        if not await self.s.rows.unfollow(ctx_of(request), session.user_id, followee):
             raise ApiError(404, "not_following", "you do not follow that user")
         await self.s.wrote(session.user_id, [f"feed:{session.user_id}"])
         return Response(status_code=204)

@@ -3,6 +3,7 @@ boto3 is synchronous, so calls that touch the network run in worker threads."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime
 from functools import partial
@@ -30,10 +31,17 @@ MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_VIDEO_BYTES = 100 * 1024 * 1024
 
 
+# As many connections as anyio's default worker threads, which make every call.
+_POOL = 40
+
+
+@functools.cache
 def client(name: str, region: str | None) -> Any:
+    # One client per service and region (boto3 clients are thread-safe; making one is slow).
     # AWS_ENDPOINT_URL (honoured by boto3 itself) points these at moto locally.
     # Presigned S3 URLs must be SigV4: newer regions accept nothing else.
-    return boto3.client(name, region_name=region, config=Config(retries={"mode": "standard"}, signature_version="s3v4"))
+    config = Config(retries={"mode": "standard"}, signature_version="s3v4", max_pool_connections=_POOL)
+    return boto3.client(name, region_name=region, config=config)
 
 
 class Media:

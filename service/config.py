@@ -75,6 +75,9 @@ class Settings:
     # How often database secrets are re-read (also at once when a password is refused).
     credentials_max_age_seconds: float = 300
     secret_reader: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+    placement_poll_seconds: float = 5.0
+    session_db_fallback: bool = True
+    migrate_data_on_start: bool = True
 
     @property
     def serves_users(self) -> bool:
@@ -152,8 +155,11 @@ class Settings:
             session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 7 * 24 * 3600),
             migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
             session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),
-            credentials_max_age_seconds=_seconds(env, "DB_CREDENTIALS_MAX_AGE_SECONDS", 300),
+            credentials_max_age_seconds=_seconds(env, "DB_CREDENTIALS_MAX_AGE_SECONDS", 300, high=86400),
             secret_reader=read_secret,
+            placement_poll_seconds=_seconds(env, "PLACEMENT_POLL_SECONDS", 5.0),
+            session_db_fallback=_bool(env, "SESSION_DB_FALLBACK", True),
+            migrate_data_on_start=_bool(env, "MIGRATE_DATA_ON_START", True),
         )
 
     def capabilities(self) -> dict[str, Any]:
@@ -181,16 +187,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer") from None
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, *, low: float = 0.1, high: float = 300) -> float:
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
         value = float(raw)
     except ValueError:
-        value = -1
-    if not value > 0:
-        raise ConfigError(f"{name} must be a positive number of seconds")
+        raise ConfigError(f"{name} must be a number of seconds") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low:g} to {high:g} seconds")
     return value
 
 

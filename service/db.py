@@ -17,7 +17,7 @@ from typing import Any
 import asyncmy
 from asyncmy.errors import IntegrityError, OperationalError
 
-from service import shardmap, telemetry
+from service import telemetry
 from service.config import DbEndpoint, Settings
 from service.credentials import ACCESS_DENIED, RotatingCredentials, UserPassword
 
@@ -155,9 +155,8 @@ async def create_pool(endpoint: DbEndpoint, size: int, database: bool = True) ->
 
 
 class Database:
-    """The user directory (users, sessions) lives on the writer and its readers.
-    User-owned rows (profiles, and posts when they are not in DynamoDB) live on the
-    user's shard when a shard map is configured, otherwise beside the directory."""
+    """The user directory (users, sessions) lives on the writer and its readers; the
+    shards hold user-owned rows, placed by ``service.placement.Locator``."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -165,7 +164,6 @@ class Database:
         self.readers: list[Pool] = []
         self._next_reader = itertools.count()
         self.shards: dict[str, Pool] = {}
-        self._owners: list[str] = []
 
     async def open(self) -> None:
         s = self._settings
@@ -178,8 +176,6 @@ class Database:
         for shard in s.shards:
             credentials = self._credentials(shard.endpoint)
             self.shards[shard.id] = await self._pool(shard.endpoint, credentials, WRITER, shard.id)
-        if s.shard_map is not None:
-            self._owners = shardmap.owners(s.shard_map)
 
     def _credentials(self, endpoint: DbEndpoint) -> RotatingCredentials:
         return RotatingCredentials(
@@ -209,23 +205,3 @@ class Database:
         if route == READER and self.readers:
             return self.readers[next(self._next_reader) % len(self.readers)]
         return self.writer
-
-    def shard_id_for(self, user_id: int) -> str | None:
-        if not self._owners:
-            return None
-        return self._owners[shardmap.bucket_for(user_id, len(self._owners))]
-
-    def by_pool(self, user_ids: list[int], route: str) -> list[tuple[Pool, list[int]]]:
-        """Groups users by the database holding their rows: one query per group."""
-        if not self._owners:
-            return [(self.directory(route), user_ids)] if user_ids else []
-        groups: dict[str, list[int]] = {}
-        for user_id in user_ids:
-            groups.setdefault(self._owners[shardmap.bucket_for(user_id, len(self._owners))], []).append(user_id)
-        return [(self.shards[shard_id], ids) for shard_id, ids in groups.items()]
-
-    def for_user(self, user_id: int, route: str) -> Pool:
-        shard_id = self.shard_id_for(user_id)
-        if shard_id is None:
-            return self.directory(route)
-        return self.shards[shard_id]

@@ -1,11 +1,17 @@
-"""Idempotent schema migrations for the directory database and every shard.
+"""Idempotent schema migrations for the directory database and every shard, and the
+command line of the data migration (``service/migration.py``).
 
-Run at start-up (unless MIGRATE_ON_START=false) or as ``python -m service.migrate``.
-A named lock makes instances that boot together apply each migration once."""
+Schema: run at start-up (unless MIGRATE_ON_START=false) or as ``python -m service.migrate``.
+A named lock makes instances that boot together apply each migration once.
+
+Data, with the environment of the new wiring (the fleet runs it by itself; these are for
+an operator): ``python -m service.migrate data status|run|verify|cleanup``."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import logging
 
 from service.config import DbEndpoint, Settings
@@ -57,6 +63,36 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 followee_id BIGINT UNSIGNED NOT NULL,
                 created_at DATETIME(3) NOT NULL,
                 PRIMARY KEY (follower_id, followee_id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+        ],
+    ),
+    (
+        3,
+        [
+            # Where user-owned rows live (service/placement.py) and the data migration's checkpoints.
+            """CREATE TABLE IF NOT EXISTS data_placement (
+                id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+                current_placement MEDIUMTEXT NOT NULL,
+                target_placement MEDIUMTEXT NULL,
+                phase VARCHAR(16) NOT NULL,
+                previous_placement MEDIUMTEXT NULL,
+                updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS data_migration_buckets (
+                target CHAR(16) CHARACTER SET ascii NOT NULL,
+                bucket INT UNSIGNED NOT NULL,
+                status VARCHAR(16) NOT NULL,
+                records INT UNSIGNED NOT NULL,
+                checksum VARCHAR(64) NOT NULL,
+                updated_at DATETIME(3) NOT NULL,
+                PRIMARY KEY (target, bucket)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS service_hosts (
+                instance_id VARCHAR(255) NOT NULL PRIMARY KEY,
+                placement CHAR(16) CHARACTER SET ascii NOT NULL,
+                has_cache TINYINT(1) NOT NULL,
+                mode VARCHAR(16) NOT NULL,
+                seen_at DATETIME(3) NOT NULL
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
         ],
     ),
@@ -123,8 +159,44 @@ async def migrate_all(settings: Settings) -> None:
         )
 
 
-def main() -> None:
+async def _data_command(command: str, wait_seconds: float) -> int:
+    from service.db import Database
+    from service.migration import DataMigration, cleanup, status
+    from service.placement import Placement
+
+    settings = Settings.from_env()
+    await migrate_all(settings)
+    db = Database(settings)
+    await db.open()
+    try:
+        migration = DataMigration(db, settings, Placement.of(settings))
+        if command == "run":
+            outcome = await migration.run(fleet_wait_seconds=wait_seconds)
+            print(json.dumps({"outcome": outcome, **await status(db)}))
+            return 0 if outcome == "done" else 3
+        if command == "verify":
+            differing = await migration.differing_buckets()
+            print(json.dumps({"differing_buckets": differing, **await status(db)}))
+            return 0 if not differing else 3
+        if command == "cleanup":
+            print(json.dumps({"removed_rows": await cleanup(db, settings)}))
+            return 0
+        print(json.dumps(await status(db)))
+        return 0
+    finally:
+        await db.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m service.migrate", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="what")
+    data = sub.add_parser("data", help="the data migration to this environment's wiring")
+    data.add_argument("command", choices=["status", "run", "verify", "cleanup"])
+    data.add_argument("--wait", type=float, default=60.0, help="seconds run waits for old hosts to go (60)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    if args.what == "data":
+        raise SystemExit(asyncio.run(_data_command(args.command, args.wait)))
     asyncio.run(migrate_all(Settings.from_env()))
 
 

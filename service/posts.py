@@ -6,6 +6,7 @@ DynamoDB partition without a lookup table, and the ULID sorts by time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from datetime import UTC, datetime
 from functools import partial
@@ -14,8 +15,9 @@ from typing import Any, Protocol
 import anyio.to_thread
 
 from service.context import RequestContext
-from service.db import WRITER, Database, Pool
+from service.db import WRITER, Pool
 from service.ids import ULID_RE
+from service.placement import Locator
 
 POST_ID_RE = re.compile(r"^([1-9][0-9]{0,18})-([0-9A-HJKMNP-TV-Z]{26})$")
 
@@ -33,8 +35,14 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    """To the millisecond, as every store keeps it, so copies of a row compare equal."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _post(
@@ -83,6 +91,22 @@ class PostStore(Protocol):
         limit: int,
         route: str,
     ) -> tuple[list[Post], str | None]: ...
+    async def put(self, post: Post) -> None:
+        """Store a copy unless the stored one is newer (by ``updated_at``)."""
+
+    async def remove(self, user_id: int, ulid: str) -> None: ...
+    async def records(self, user_ids: list[int]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        """Every post of these users, as the data migration compares them."""
+        ...
+
+
+def post_record(post: Post) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    ulid = post["id"].split("-", 1)[1]
+    return ("post", post["user_id"], ulid), (post["body"], post["media_key"], post["created_at"], post["updated_at"])
+
+
+def record_post(key: tuple[Any, ...], value: tuple[Any, ...]) -> Post:
+    return _post(key[1], key[2], *value)
 
 
 _COLUMNS = "id, body, media_key, created_at, updated_at"
@@ -95,8 +119,8 @@ def _newest(pages: list[list[Post]], limit: int) -> tuple[list[Post], str | None
 
 
 class SqlPosts:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, locate: Locator) -> None:
+        self._locate = locate
 
     @staticmethod
     def _row(user_id: int, row: tuple[Any, ...]) -> Post:
@@ -119,7 +143,7 @@ class SqlPosts:
         media_key: str | None,
     ) -> Post:
         moment = now_utc()
-        pool = ctx.used(self._db.for_user(user_id, WRITER))
+        pool = ctx.used(self._locate.for_user(user_id, WRITER))
         naive = moment.replace(tzinfo=None)
         await pool.execute(
             "INSERT INTO posts (user_id, id, body, media_key, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s)",
@@ -128,7 +152,7 @@ class SqlPosts:
         return _post(user_id, ulid, body, media_key, iso(moment), iso(moment))
 
     async def get(self, ctx: RequestContext, user_id: int, ulid: str, route: str) -> Post | None:
-        pool = ctx.used(self._db.for_user(user_id, route))
+        pool = ctx.used(self._locate.for_user(user_id, route))
         row = await pool.fetchone(
             f"SELECT {_COLUMNS} FROM posts WHERE user_id = %s AND id = %s",
             (user_id, ulid),
@@ -136,7 +160,7 @@ class SqlPosts:
         return self._row(user_id, row) if row else None
 
     async def update(self, ctx: RequestContext, user_id: int, ulid: str, body: str) -> Post | None:
-        pool = ctx.used(self._db.for_user(user_id, WRITER))
+        pool = ctx.used(self._locate.for_user(user_id, WRITER))
         affected, _ = await pool.execute(
             "UPDATE posts SET body = %s, updated_at = %s WHERE user_id = %s AND id = %s",
             (body, now_utc().replace(tzinfo=None), user_id, ulid),
@@ -146,7 +170,7 @@ class SqlPosts:
         return await self.get(ctx, user_id, ulid, WRITER)
 
     async def delete(self, ctx: RequestContext, user_id: int, ulid: str) -> bool:
-        pool = ctx.used(self._db.for_user(user_id, WRITER))
+        pool = ctx.used(self._locate.for_user(user_id, WRITER))
         affected, _ = await pool.execute("DELETE FROM posts WHERE user_id = %s AND id = %s", (user_id, ulid))
         return affected > 0
 
@@ -158,7 +182,7 @@ class SqlPosts:
         limit: int,
         route: str,
     ) -> tuple[list[Post], str | None]:
-        pool = ctx.used(self._db.for_user(user_id, route))
+        pool = ctx.used(self._locate.for_user(user_id, route))
         if before is None:
             rows = await pool.fetchall(
                 f"SELECT {_COLUMNS} FROM posts WHERE user_id = %s ORDER BY id DESC LIMIT %s",
@@ -196,8 +220,34 @@ class SqlPosts:
             )
             return [self._row(int(row[0]), row[1:]) for row in rows]
 
-        pages = await asyncio.gather(*(query(pool, ids) for pool, ids in self._db.by_pool(authors, route)))
+        pages = await asyncio.gather(*(query(pool, ids) for pool, ids in self._locate.by_pool(authors, route)))
         return _newest(list(pages), limit)
+
+    async def put(self, post: Post) -> None:
+        user_id, ulid = post["user_id"], post["id"].split("-", 1)[1]
+        created = parse_iso(post["created_at"]).replace(tzinfo=None)
+        updated = parse_iso(post["updated_at"]).replace(tzinfo=None)
+        # updated_at last: MySQL evaluates the assignments in order.
+        await self._locate.for_user(user_id, WRITER).execute(
+            "INSERT INTO posts (user_id, id, body, media_key, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON DUPLICATE KEY UPDATE body = IF(VALUES(updated_at) >= updated_at, VALUES(body), body),"
+            " media_key = IF(VALUES(updated_at) >= updated_at, VALUES(media_key), media_key),"
+            " updated_at = GREATEST(updated_at, VALUES(updated_at))",
+            (user_id, ulid, post["body"], post["media_key"], created, updated),
+        )
+
+    async def remove(self, user_id: int, ulid: str) -> None:
+        await self._locate.for_user(user_id, WRITER).execute(
+            "DELETE FROM posts WHERE user_id = %s AND id = %s", (user_id, ulid)
+        )
+
+    async def records(self, user_ids: list[int]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for pool, ids in self._locate.by_pool(user_ids, WRITER):
+            marks = ", ".join(["%s"] * len(ids))
+            rows = await pool.fetchall(f"SELECT user_id, {_COLUMNS} FROM posts WHERE user_id IN ({marks})", ids)
+            found.update(post_record(self._row(int(row[0]), row[1:])) for row in rows)
+        return found
 
 
 def create_posts_table(client: Any, table: str) -> None:
@@ -310,6 +360,49 @@ class DynamoPosts:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    async def put(self, post: Post) -> None:
+        item = {
+            **self._key(post["user_id"], post["id"].split("-", 1)[1]),
+            "user_id": {"N": str(post["user_id"])},
+            "body": {"S": post["body"]},
+            "created_at": {"S": post["created_at"]},
+            "updated_at": {"S": post["updated_at"]},
+        }
+        if post["media_key"]:
+            item["media_key"] = {"S": post["media_key"]}
+        # The stored copy may be newer; ISO-8601 UTC strings of one width sort as their moments.
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            await self._call(
+                "put_item",
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR updated_at <= :u",
+                ExpressionAttributeValues={":u": {"S": post["updated_at"]}},
+            )
+
+    async def remove(self, user_id: int, ulid: str) -> None:
+        await self._call("delete_item", TableName=self._table, Key=self._key(user_id, ulid))
+
+    async def records(self, user_ids: list[int]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for user_id in user_ids:
+            start: dict[str, Any] | None = None
+            while True:
+                extra = {"ExclusiveStartKey": start} if start else {}
+                result = await self._call(
+                    "query",
+                    TableName=self._table,
+                    KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                    ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}, ":prefix": {"S": "POST#"}},
+                    ConsistentRead=True,
+                    **extra,
+                )
+                found.update(post_record(self._item(item)) for item in result.get("Items", []))
+                start = result.get("LastEvaluatedKey")
+                if not start:
+                    break
+        return found
 
     async def page(
         self,

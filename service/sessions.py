@@ -41,9 +41,15 @@ class SessionStore(Protocol):
 
 
 class RedisSessions:
-    def __init__(self, cache: Cache, ttl: int) -> None:
+    """With ``fallback`` (the database store of stages 0-2), a cookie Redis does not know
+    is looked up there, so sessions issued before the upgrade to stage 3 stay valid
+    until they expire; new sessions are written to both, so hosts still on the old
+    wiring during the roll accept them too."""
+
+    def __init__(self, cache: Cache, ttl: int, fallback: SqlSessions | None = None) -> None:
         self._cache = cache
         self._ttl = ttl
+        self._fallback = fallback
 
     def _key(self, digest: bytes) -> str:
         return self._cache.key("sess:" + digest.hex())
@@ -52,6 +58,8 @@ class RedisSessions:
         token, digest = new_token()
         value = orjson.dumps({"user_id": session.user_id, "username": session.username})
         await self._cache.client.set(self._key(digest), value, ex=self._ttl)
+        if self._fallback is not None:
+            await self._fallback.store(digest, session)
         return token
 
     async def get(self, token: str) -> Session | None:
@@ -60,7 +68,7 @@ class RedisSessions:
             return None
         raw = await self._cache.client.get(self._key(digest))
         if raw is None:
-            return None
+            return await self._fallback.get(token) if self._fallback is not None else None
         data = orjson.loads(raw)
         return Session(int(data["user_id"]), str(data["username"]))
 
@@ -68,6 +76,8 @@ class RedisSessions:
         digest = token_hash(token)
         if digest is not None:
             await self._cache.client.delete(self._key(digest))
+        if self._fallback is not None:
+            await self._fallback.delete(token)
 
 
 class SqlSessions:
@@ -79,6 +89,10 @@ class SqlSessions:
 
     async def create(self, session: Session) -> str:
         token, digest = new_token()
+        await self.store(digest, session)
+        return token
+
+    async def store(self, digest: bytes, session: Session) -> None:
         pool = self._db.directory(WRITER)
         # Expired sessions are swept a few at a time as new ones are made.
         await pool.execute("DELETE FROM sessions WHERE expires_at < UTC_TIMESTAMP() LIMIT 20")
@@ -87,7 +101,6 @@ class SqlSessions:
             " VALUES (%s, %s, %s, UTC_TIMESTAMP() + INTERVAL %s SECOND)",
             (digest, session.user_id, session.username, self._ttl),
         )
-        return token
 
     async def get(self, token: str) -> Session | None:
         digest = token_hash(token)

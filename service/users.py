@@ -1,9 +1,9 @@
 """The user directory (users table on the primary, its readers) and user-owned
-profiles (on the user's shard when sharded)."""
+rows: profiles and follows (on the user's shard when sharded)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,7 +11,8 @@ import orjson
 
 from service.context import RequestContext
 from service.db import WRITER, Database, IntegrityError
-from service.posts import iso, now_utc
+from service.placement import Locator
+from service.posts import iso, parse_iso
 
 _DUPLICATE_KEY = 1062
 
@@ -52,30 +53,44 @@ class Directory:
             "created_at": iso(row[2].replace(tzinfo=UTC)),
         }
 
+
+class UserRows:
+    """Profiles and follows: user-owned rows, on the database a placement gives them
+    (the primary, or the user's shard). Writes carry their timestamp so a copy made by
+    the data migration and a write made meanwhile converge on the newest."""
+
+    def __init__(self, locate: Locator) -> None:
+        self._locate = locate
+
     async def profile(self, ctx: RequestContext, user_id: int, route: str) -> dict[str, Any] | None:
-        pool = ctx.used(self._db.for_user(user_id, route))
+        pool = ctx.used(self._locate.for_user(user_id, route))
         row = await pool.fetchone("SELECT display_name, bio FROM profiles WHERE user_id = %s", (user_id,))
         return {"display_name": row[0], "bio": row[1]} if row else None
 
-    async def put_profile(self, ctx: RequestContext, user_id: int, display_name: str, bio: str) -> None:
-        pool = ctx.used(self._db.for_user(user_id, WRITER))
+    async def put_profile(
+        self, ctx: RequestContext, user_id: int, display_name: str, bio: str, updated_at: datetime
+    ) -> None:
+        pool = ctx.used(self._locate.for_user(user_id, WRITER))
+        # Newest wins, so a migration's copy never overwrites a later edit; updated_at last,
+        # because MySQL evaluates the assignments in order.
         await pool.execute(
-            "INSERT INTO profiles (user_id, display_name, bio, updated_at)"
-            " VALUES (%s, %s, %s, %s)"
-            " ON DUPLICATE KEY UPDATE display_name = VALUES(display_name),"
-            " bio = VALUES(bio), updated_at = VALUES(updated_at)",
-            (user_id, display_name, bio, now_utc().replace(tzinfo=None)),
+            "INSERT INTO profiles (user_id, display_name, bio, updated_at) VALUES (%s, %s, %s, %s)"
+            " ON DUPLICATE KEY UPDATE"
+            " display_name = IF(VALUES(updated_at) >= updated_at, VALUES(display_name), display_name),"
+            " bio = IF(VALUES(updated_at) >= updated_at, VALUES(bio), bio),"
+            " updated_at = GREATEST(updated_at, VALUES(updated_at))",
+            (user_id, display_name, bio, updated_at.replace(tzinfo=None)),
         )
 
-    async def follow(self, ctx: RequestContext, follower: int, followee: int) -> None:
-        pool = ctx.used(self._db.for_user(follower, WRITER))
+    async def follow(self, ctx: RequestContext, follower: int, followee: int, created_at: datetime) -> None:
+        pool = ctx.used(self._locate.for_user(follower, WRITER))
         await pool.execute(
             "INSERT IGNORE INTO follows (follower_id, followee_id, created_at) VALUES (%s, %s, %s)",
-            (follower, followee, now_utc().replace(tzinfo=None)),
+            (follower, followee, created_at.replace(tzinfo=None)),
         )
 
     async def unfollow(self, ctx: RequestContext, follower: int, followee: int) -> bool:
-        pool = ctx.used(self._db.for_user(follower, WRITER))
+        pool = ctx.used(self._locate.for_user(follower, WRITER))
         affected, _ = await pool.execute(
             "DELETE FROM follows WHERE follower_id = %s AND followee_id = %s", (follower, followee)
         )
@@ -83,12 +98,41 @@ class Directory:
 
     async def followees(self, ctx: RequestContext, follower: int, route: str, cap: int) -> list[int]:
         """Follows live with the follower's data, on the follower's shard."""
-        pool = ctx.used(self._db.for_user(follower, route))
+        pool = ctx.used(self._locate.for_user(follower, route))
         rows = await pool.fetchall(
             "SELECT followee_id FROM follows WHERE follower_id = %s ORDER BY created_at DESC LIMIT %s",
             (follower, cap),
         )
         return [int(row[0]) for row in rows]
+
+    async def records(self, user_ids: list[int]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        """Every profile and follow of these users, as the data migration compares them."""
+        found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for pool, ids in self._locate.by_pool(user_ids, WRITER):
+            marks = ", ".join(["%s"] * len(ids))
+            for row in await pool.fetchall(
+                f"SELECT user_id, display_name, bio, updated_at FROM profiles WHERE user_id IN ({marks})", ids
+            ):
+                found[("profile", int(row[0]))] = (row[1], row[2], iso(row[3].replace(tzinfo=UTC)))
+            for row in await pool.fetchall(
+                f"SELECT follower_id, followee_id, created_at FROM follows WHERE follower_id IN ({marks})", ids
+            ):
+                found[("follow", int(row[0]), int(row[1]))] = (iso(row[2].replace(tzinfo=UTC)),)
+        return found
+
+    async def put_record(self, key: tuple[Any, ...], value: tuple[Any, ...]) -> None:
+        ctx = RequestContext()
+        if key[0] == "profile":
+            await self.put_profile(ctx, key[1], value[0], value[1], parse_iso(value[2]))
+        else:
+            await self.follow(ctx, key[1], key[2], parse_iso(value[0]))
+
+    async def delete_record(self, key: tuple[Any, ...]) -> None:
+        if key[0] == "profile":
+            pool = self._locate.for_user(key[1], WRITER)
+            await pool.execute("DELETE FROM profiles WHERE user_id = %s", (key[1],))
+        else:
+            await self.unfollow(RequestContext(), key[1], key[2])
 
 
 class PeerUsers:
