@@ -4,7 +4,6 @@ show what each request did."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,12 +15,13 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import aws
+from service import aws, context, openapi, validation
+from service.body_limit import BodyLimit
 from service.cache import Cache, LocalMarkers, connect
 from service.config import ConfigError, Settings
 from service.context import RequestContext
@@ -33,12 +33,10 @@ from service.passwords import DUMMY_HASH, hash_password, verify_password
 from service.posts import DynamoPosts, PostStore, SqlPosts, parse_post_id, valid_cursor
 from service.sessions import COOKIE, RedisSessions, Session, SessionStore, SqlSessions
 from service.users import Directory, PeerUsers
+from service.validation import DEFAULT_PAGE, MAX_PAGE
 
 log = logging.getLogger("service")
 
-USERNAME_RE = re.compile(r"^[a-z0-9_]{3,32}$")
-MEDIA_KEY_RE = re.compile(r"^media/([1-9][0-9]{0,18})/[0-9A-HJKMNP-TV-Z]{26}\.(jpg|png|gif|webp|mp4)$")
-DEFAULT_PAGE, MAX_PAGE = 20, 100
 # The feed reads at most this many followed accounts, the most recently followed.
 MAX_FEED_SOURCES = 200
 JSON = "application/json"
@@ -140,6 +138,10 @@ def json_response(data: Any, status: int = 200) -> Response:
 class Api:
     def __init__(self, services: Services) -> None:
         self.s = services
+        settings = services.settings
+        self._openapi = orjson.dumps(
+            openapi.document(serves_users=settings.serves_users, serves_posts=settings.serves_posts)
+        )
 
     async def session(self, request: Request) -> Session:
         token = request.cookies.get(COOKIE)
@@ -188,11 +190,14 @@ class Api:
             200 if healthy else 503,
         )
 
+    async def openapi(self, request: Request) -> Response:
+        return Response(self._openapi, media_type=JSON)
+
     # -- users and sessions -----------------------------------------------------
 
     async def create_user(self, request: Request) -> Response:
         data = await json_object(request, {"username", "password"})
-        username = text_field(data, "username", 3, 32, USERNAME_RE)
+        username = text_field(data, "username", 3, 32, validation.USERNAME)
         password = text_field(data, "password", 8, 128)
         password_hash = await anyio.to_thread.run_sync(hash_password, password)
         user_id = await self.s.directory.create(ctx_of(request), username, password_hash)
@@ -272,12 +277,12 @@ class Api:
         session = await self.session(request)
         data = await json_object(request, {"body", "media_key"})
         body = text_field(data, "body", 1, 500)
-        if not body.strip():
+        if not validation.has_text(body):
             raise bad_request("body must not be blank")
         media_key = None
         if data.get("media_key") is not None:
-            media_key = text_field(data, "media_key", 1, 200, MEDIA_KEY_RE)
-            if int(MEDIA_KEY_RE.match(media_key).group(1)) != session.user_id:  # type: ignore[union-attr]
+            media_key = text_field(data, "media_key", 1, 200, validation.MEDIA_KEY)
+            if media_key.split("/")[1] != str(session.user_id):
                 raise bad_request("media_key must be one of your own uploads")
         uid = session.user_id
         post = await self.s.posts.create(ctx_of(request), uid, new_ulid(), body, media_key)
@@ -312,7 +317,7 @@ class Api:
         _, uid, ulid = await self._owned_post(request)
         data = await json_object(request, {"body"})
         body = text_field(data, "body", 1, 500)
-        if not body.strip():
+        if not validation.has_text(body):
             raise bad_request("body must not be blank")
         post = await self.s.posts.update(ctx_of(request), uid, ulid, body)
         if post is None:
@@ -338,7 +343,7 @@ class Api:
         if unknown:
             raise bad_request(f"unknown query parameters: {', '.join(sorted(unknown))}")
         raw_limit = request.query_params.get("limit", str(DEFAULT_PAGE))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        if not validation.matches(validation.DECIMAL, raw_limit) or not 1 <= int(raw_limit) <= MAX_PAGE:
             raise bad_request(f"limit must be an integer from 1 to {MAX_PAGE}")
         cursor = request.query_params.get("cursor")
         if not valid_cursor(cursor):
@@ -419,6 +424,7 @@ class Api:
         routes = [
             Route("/health", self.health),
             Route("/health/deep", self.health_deep),
+            Route("/openapi.json", self.openapi),
         ]
         settings = self.s.settings
         if settings.serves_users:
@@ -457,7 +463,7 @@ class ResponseHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ctx = RequestContext()
+        ctx = context.begin()
         scope["ctx"] = ctx
         started = False
 
@@ -478,6 +484,8 @@ class ResponseHeaders:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            return  # gone before its body arrived: there is no one to answer
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
@@ -511,10 +519,12 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=Api(services).routes(),
-        middleware=[Middleware(ResponseHeaders, served_by=settings.instance_id)],
+        middleware=[Middleware(ResponseHeaders, served_by=settings.instance_id), Middleware(BodyLimit)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # A path with a trailing slash is unknown (a JSON 404), not a redirect without a body.
+    app.router.redirect_slashes = False
     app.state.services = services
     return app
 

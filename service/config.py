@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -186,7 +187,7 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 def _reader(item: str, port: int, user: str, database: str, password: str, ca_file: str | None) -> DbEndpoint:
     """A reader is ``host`` or ``host:port``; the port defaults to DB_PORT."""
     host, _, explicit = item.partition(":")
-    if explicit and not explicit.isdigit():
+    if explicit and not re.fullmatch(r"[0-9]{1,5}", explicit):
         raise ConfigError("DB_READER_HOST entries must be host or host:port")
     return DbEndpoint(host, int(explicit) if explicit else port, user, database, password, ca_file)
 

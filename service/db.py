@@ -13,6 +13,7 @@ from asyncmy.errors import IntegrityError
 
 from service import shardmap
 from service.config import DbEndpoint, Settings
+from service.context import record
 
 WRITER = "writer"
 READER = "reader"
@@ -29,6 +30,7 @@ class Pool:
         self.shard = shard
 
     async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        record(self)
         async with self._raw.acquire() as conn, conn.cursor() as cur:
             await cur.execute(sql, args)
             return list(await cur.fetchall())
@@ -39,6 +41,7 @@ class Pool:
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> tuple[int, int]:
         """Returns (affected rows, last insert id)."""
+        record(self)
         async with self._raw.acquire() as conn, conn.cursor() as cur:
             affected = await cur.execute(sql, args)
             return affected, cur.lastrowid

@@ -6,7 +6,6 @@ DynamoDB partition without a lookup table, and the ULID sorts by time."""
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
@@ -15,18 +14,17 @@ import anyio.to_thread
 
 from service.context import RequestContext
 from service.db import WRITER, Database, Pool
-from service.ids import ULID_RE
-
-POST_ID_RE = re.compile(r"^([1-9][0-9]{0,18})-([0-9A-HJKMNP-TV-Z]{26})$")
+from service.validation import POST_ID, ULID, matches, user_id
 
 Post = dict[str, Any]
 
 
 def parse_post_id(raw: str) -> tuple[int, str] | None:
-    match = POST_ID_RE.match(raw)
-    if not match:
+    match = POST_ID.fullmatch(raw)
+    author = user_id(match.group(1)) if match else None
+    if match is None or author is None:
         return None
-    return int(match.group(1)), match.group(2)
+    return author, match.group(2)
 
 
 def iso(moment: datetime) -> str:
@@ -361,4 +359,4 @@ class DynamoPosts:
 
 
 def valid_cursor(raw: str | None) -> bool:
-    return raw is None or bool(ULID_RE.match(raw))
+    return raw is None or matches(ULID, raw)
