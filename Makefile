@@ -2,12 +2,13 @@
 # needs nothing but python3.11, node/npm and make.
 SHELL := /bin/bash
 STAGE ?= 0
+PORT ?= 8080
 VENV := .venv
 PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install synth test lint run-local bench plan docs clean
+.PHONY: install synth test lint typecheck run-local bench plan docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
@@ -31,9 +32,16 @@ lint: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+	$(MAKE) typecheck
+
+# The two Lambda handlers are each a module named "app", like app.py: one mypy run each.
+typecheck: install
+	$(VENV)/bin/mypy app.py scaling_stacks constructs_lib service tools
+	$(VENV)/bin/mypy lambda/post_worker/app.py
+	$(VENV)/bin/mypy lambda/activity_consumer/app.py
 
 run-local: install
-	$(PY) -m service.run_local --stage $(STAGE)
+	$(PY) -m service.run_local --stage $(STAGE) --port $(PORT)
 
 bench: install
 	$(PY) -m service.bench
