@@ -109,9 +109,10 @@ class Services:
             ctx.cache = "hit"
             return value
         ctx.cache = "miss"
-        body = await load(WRITER if marker or not self.db.has_readers else READER)
+        route = WRITER if marker or not self.db.has_readers else READER
+        body = await load(route)
         if body is not None:
-            await self.cache.fill(name, field, body, owner, marker, ttl)
+            await self.cache.fill(name, field, body, owner, marker, ttl, from_replica=route == READER)
         return body
 
     async def wrote(self, owner: int, names: list[str]) -> None:
