@@ -67,7 +67,6 @@ class MysqlShards(Construct):
         ]
         entries: list[dict[str, Any]] = []
         for index, shard in enumerate(self.shards):
-            assert shard.secret is not None
             entries.append(
                 {
                     "id": f"shard-{index}",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_autoscaling as autoscaling
@@ -31,6 +32,7 @@ from scaling_stacks.config import StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import RDS_CA_FILE, ServiceDependencies
+from scaling_stacks.stack_props import StackProps
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "service"
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
@@ -54,7 +56,7 @@ class ComputeStack(cdk.Stack):
         data: DataStack,
         cache: CacheStack | None = None,
         async_layer: AsyncStack | None = None,
-        **kwargs: object,
+        **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self._config = config

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
@@ -8,6 +10,7 @@ from constructs import Construct
 from scaling_stacks.compute_stack import ComputeStack
 from scaling_stacks.config import StageConfig
 from scaling_stacks.edge_stack import EdgeStack
+from scaling_stacks.stack_props import StackProps
 
 
 class DnsStack(cdk.Stack):
@@ -23,7 +26,7 @@ class DnsStack(cdk.Stack):
         config: StageConfig,
         compute: ComputeStack,
         edge: EdgeStack | None,
-        **kwargs: object,
+        **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         assert config.domain_name and config.hosted_zone_id and config.hosted_zone_name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -176,9 +177,9 @@ class Api:
         db = self.s.db
         await probe("db_writer", lambda: db.directory(WRITER).fetchone("SELECT 1"))
         for index, pool in enumerate(db.readers):
-            await probe(f"db_reader_{index}", lambda pool=pool: pool.fetchone("SELECT 1"))
+            await probe(f"db_reader_{index}", partial(pool.fetchone, "SELECT 1"))
         for shard_id, pool in db.shards.items():
-            await probe(f"shard_{shard_id}", lambda pool=pool: pool.fetchone("SELECT 1"))
+            await probe(f"shard_{shard_id}", partial(pool.fetchone, "SELECT 1"))
         if self.s.cache is not None:
             await probe("cache", self.s.cache.client.ping)
         healthy = all(v == "ok" for v in checks.values())

@@ -107,14 +107,14 @@ class Settings:
 
         cache = None
         if env.get("CACHE_HOST"):
-            password = env.get("CACHE_PASSWORD") or None
+            cache_password = env.get("CACHE_PASSWORD") or None
             if env.get("CACHE_AUTH_SECRET_ARN"):
-                password = _secret_field(read_secret(env["CACHE_AUTH_SECRET_ARN"]), "password")
+                cache_password = _secret_field(read_secret(env["CACHE_AUTH_SECRET_ARN"]), "password")
             cache = CacheConfig(
                 env["CACHE_HOST"],
                 _int(env, "CACHE_PORT", 6379),
                 _bool(env, "CACHE_TLS", False),
-                password,
+                cache_password,
                 env.get("CACHE_KEY_PREFIX", ""),
             )
 

@@ -18,6 +18,7 @@ import socket
 
 import boto3
 import uvicorn
+from starlette.applications import Starlette
 
 from service import shardmap
 from service.app import create_app
@@ -139,7 +140,9 @@ def main() -> None:
     for name, value in sorted(env.items()):
         print(f"  {name}={'<hidden>' if 'PASSWORD' in name else value}")
     for s in servers:
-        settings = s.config.app.state.services.settings
+        app = s.config.app
+        assert isinstance(app, Starlette)
+        settings = app.state.services.settings
         print(f"{settings.role} service: http://{HOST}:{s.config.port}  capabilities {settings.capabilities()}")
     asyncio.run(serve(servers))
 
