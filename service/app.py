@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import aws, context, openapi, validation
@@ -419,7 +419,8 @@ class Api:
         if content_type not in aws.UPLOAD_TYPES:
             raise bad_request(f"content_type must be one of {', '.join(aws.UPLOAD_TYPES)}")
         if self.s.media is None:
-            raise ApiError(503, "media_disabled", "media uploads are not configured at this stage")
+            # Not a 5xx: nothing failed, the stage has no media bucket (uploads start at stage 5).
+            raise ApiError(404, "media_disabled", "media uploads are not configured at this stage")
         return json_response(self.s.media.upload_url(session.user_id, content_type), 201)
 
     def routes(self) -> list[Route]:
@@ -501,11 +502,18 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return Response(exc.body(), exc.status, media_type=JSON)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path: Starlette's own Allow names only the first route's."""
+    routes = [r for r in request.app.routes if isinstance(r, Route) and r.matches(request.scope)[0] != Match.NONE]
+    return ", ".join(sorted({m for r in routes for m in r.methods or ()}))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     error = ApiError(exc.status_code, code, str(exc.detail))
-    return Response(error.body(), exc.status_code, media_type=JSON, headers=exc.headers)
+    headers = {**(exc.headers or {}), **({"Allow": _allowed_methods(request)} if exc.status_code == 405 else {})}
+    return Response(error.body(), exc.status_code, media_type=JSON, headers=headers)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -156,12 +156,11 @@ ERRORS = {
     400: "bad input: the message names the field and what is allowed",
     401: "no valid session, or wrong credentials",
     403: "not yours",
-    404: "not found",
+    404: "not found, or not at this stage",
     409: "conflict",
     413: f"the body is over {MAX_BODY_BYTES} bytes (however it is sent)",
     415: "the body is not sent as application/json",
     500: "unexpected; the detail goes only to the log",
-    503: "not available at this stage",
 }
 
 
@@ -363,7 +362,7 @@ def _posts_paths() -> dict[str, Schema]:
                 {
                     201: _ok("the upload", _ref("UploadUrl")),
                     400: _error(400, *BODY_ERRORS),
-                    503: _error(503, "media_disabled"),
+                    404: _error(404, "media_disabled"),
                 },
                 body="UploadRequest",
                 signed_in=True,

@@ -48,3 +48,10 @@ def test_a_feed_across_shards_names_every_shard_and_both_kinds_of_endpoint(start
     # Nobody wrote: the directory row from the reader, the profile from the shard's primary.
     assert page.headers["x-db-route"] == "writer, reader"
     assert page.headers["x-shard"] == shard_of[bystander.user_id]  # type: ignore[attr-defined]
+
+
+def test_a_405_allows_every_method_of_the_path(stage0: Service) -> None:
+    answer = stage0.client.request("OPTIONS", "/posts/1-01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+    assert stage0.client.put("/sessions").headers["allow"] == "DELETE, POST"
