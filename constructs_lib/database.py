@@ -135,8 +135,9 @@ class HardenedMysql(Construct):
         )
         self.database_name = database_name
         self.port = port
-        self.secret = self.instance.secret
-        assert self.secret is not None
+        secret = self.instance.secret
+        assert secret is not None, "a generated credential always makes a secret"
+        self.secret: secretsmanager.ISecret = secret
         # The credentials outlive the instance: a final snapshot restored without them
         # needs a password reset before anything can connect.
         # `instance.secret` is the attachment; the generated secret itself is the child.

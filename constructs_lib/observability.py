@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 import aws_cdk as cdk
 from aws_cdk import aws_autoscaling as autoscaling
@@ -30,8 +31,15 @@ from constructs_lib.scaling_signals import SUSTAINED_PERIODS, ScalingSignal
 _ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 _BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 _GIB = 1024**3
+
+
 # A single slow datapoint is noise; three five-minute periods in a row is a trend.
-_SUSTAINED = {"evaluation_periods": 3, "datapoints_to_alarm": 3}
+class _Periods(TypedDict):
+    evaluation_periods: int
+    datapoints_to_alarm: int
+
+
+_SUSTAINED: _Periods = {"evaluation_periods": 3, "datapoints_to_alarm": 3}
 
 
 class StageMonitoring(Construct):
@@ -217,7 +225,12 @@ class StageMonitoring(Construct):
             ],
         )
 
-    def _custom(self, name: str, title: str, alarms: Sequence[tuple[cloudwatch.IMetric, str, CustomThreshold]]) -> None:
+    def _custom(
+        self,
+        name: str,
+        title: str,
+        alarms: Sequence[tuple[cloudwatch.Metric | cloudwatch.MathExpression, str, CustomThreshold]],
+    ) -> None:
         self.facade.monitor_custom(
             alarm_friendly_name=name,
             human_readable_name=name,

@@ -150,8 +150,10 @@ class ServiceTier(Construct):
             user_data, resource=self.group, url=health_check_url, within=HEALTHY_WITHIN, settle=LOAD_BALANCER_SETTLE
         )
         if spot:
+            group_resource = self.group.node.default_child
+            assert group_resource is not None, "an AutoScalingGroup always has its CfnAutoScalingGroup"
             acknowledge(
-                self.group.node.default_child,
+                group_resource,
                 "AwsSolutions-EC26",
                 "The group's launch template (inside its mixed instances policy) encrypts every "
                 "EBS volume; cdk-nag 3.0.2's EC26 reads only an ASG's LaunchTemplate property and "

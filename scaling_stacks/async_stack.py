@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -10,6 +12,7 @@ from constructs_lib.queue_worker import QueueWorker
 from scaling_stacks.config import StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
+from scaling_stacks.stack_props import StackProps
 
 # The post worker only counts posts, so it does not need to hear about edits.
 COUNTED_POST_EVENTS = {
@@ -30,7 +33,7 @@ class AsyncStack(cdk.Stack):
         config: StageConfig,
         network: NetworkStack,
         data: DataStack,
-        **kwargs: object,
+        **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         assert data.table is not None, "the async layer writes to the stage-5 table"

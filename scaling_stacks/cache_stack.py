@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from constructs import Construct
 
 from constructs_lib.cache import ReplicatedCache
 from scaling_stacks.config import StageConfig
 from scaling_stacks.network_stack import NetworkStack
+from scaling_stacks.stack_props import StackProps
 
 
 class CacheStack(cdk.Stack):
@@ -14,7 +17,13 @@ class CacheStack(cdk.Stack):
     the app tier (so the rule lives in compute and no reference points back here)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, network: NetworkStack, **kwargs: object
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        network: NetworkStack,
+        **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.cache = ReplicatedCache(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudfront as cloudfront
@@ -31,6 +33,7 @@ from scaling_stacks.config import STAGE_NAMES, StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import RDS_CA_FILE, ServiceDependencies
+from scaling_stacks.stack_props import StackProps
 from scaling_stacks.stage_signals import stage_signals
 
 PUBLIC_PORTS = (80, 443)
@@ -58,7 +61,7 @@ class ComputeStack(cdk.Stack):
         data: DataStack,
         cache: CacheStack | None = None,
         async_layer: AsyncStack | None = None,
-        **kwargs: object,
+        **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self._config = config

@@ -435,11 +435,13 @@ def build_config(
         _ACCOUNT,
         "a 12-digit AWS account id",
     )
-    region = _match(
-        "region",
-        get("region") or environ.get("CDK_DEFAULT_REGION") or OFFLINE_REGION,
-        _REGION,
-        "an AWS region name such as eu-west-1",
+    region = _required(
+        _match(
+            "region",
+            get("region") or environ.get("CDK_DEFAULT_REGION") or OFFLINE_REGION,
+            _REGION,
+            "an AWS region name such as eu-west-1",
+        )
     )
     domain = _match("domain_name", get("domain_name"), _DOMAIN, "a lower-case DNS name such as www.example.com")
     zone_id = _match(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
@@ -11,6 +13,7 @@ from constructs_lib.database import HardenedMysql, ReadReplicas
 from constructs_lib.mysql_shards import MysqlShards
 from scaling_stacks.config import StageConfig
 from scaling_stacks.network_stack import NetworkStack
+from scaling_stacks.stack_props import StackProps
 
 # Read and write capacity units, (minimum, maximum), when dynamodb_capacity is 'provisioned'.
 PROVISIONED_CAPACITY = (5, 500)
@@ -35,7 +38,13 @@ class DataStack(cdk.Stack):
     keeps the user directory (users, sign-in) when user-owned data moves to the shards."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, network: NetworkStack, **kwargs: object
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        network: NetworkStack,
+        **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.primary = HardenedMysql(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_route53 as route53
@@ -10,6 +12,7 @@ from constructs_lib.acknowledge import acknowledge
 from scaling_stacks.compute_stack import BOX_PUBLIC_REASON, ComputeStack
 from scaling_stacks.config import StageConfig
 from scaling_stacks.edge_stack import EdgeStack
+from scaling_stacks.stack_props import StackProps
 
 # Resolvers may keep a record this long after it changes: it bounds how long viewers still reach
 # the stage-0 box by its address once the record points at CloudFront (alias records have no TTL).
@@ -31,7 +34,7 @@ class DnsStack(cdk.Stack):
         config: StageConfig,
         compute: ComputeStack,
         edge: EdgeStack | None,
-        **kwargs: object,
+        **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         assert config.domain_name and config.hosted_zone_id and config.hosted_zone_name

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
 from constructs import Construct
@@ -9,6 +11,7 @@ from constructs_lib.cdn import SiteDistribution
 from constructs_lib.waf import ManagedRulesWebAcl
 from scaling_stacks.config import StageConfig
 from scaling_stacks.network_stack import NetworkStack
+from scaling_stacks.stack_props import StackProps
 
 # CloudFront only accepts web ACLs (and certificates) from this region.
 CLOUDFRONT_REGION = "us-east-1"
@@ -17,7 +20,9 @@ CLOUDFRONT_REGION = "us-east-1"
 class EdgeWafStack(cdk.Stack):
     """The CloudFront-scoped WAF web ACL, which must live in us-east-1 whatever the app's region."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: object) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Unpack[StackProps]
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.web_acl = ManagedRulesWebAcl(
             self, "WebAcl", waf_scope="CLOUDFRONT", metric_prefix=f"{config.app_name}-edge"
@@ -38,7 +43,7 @@ class EdgeStack(cdk.Stack):
         origin: cloudfront.IOrigin,
         origin_plain_http_reason: str | None,
         web_acl_arn: str,
-        **kwargs: object,
+        **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.static = SecureBucket(self, "StaticAssets", log_bucket=network.logs, log_prefix="s3/static/").bucket

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -17,6 +19,7 @@ from scaling_stacks.config import StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import ServiceDependencies
+from scaling_stacks.stack_props import StackProps
 
 POSTS_TASK_CPU, POSTS_TASK_MEMORY_MIB = 1024, 2048
 
@@ -50,7 +53,7 @@ class MicroservicesStack(cdk.Stack):
         cache: CacheStack | None,
         async_layer: AsyncStack,
         compute: ComputeStack,
-        **kwargs: object,
+        **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         cluster = ecs.Cluster(

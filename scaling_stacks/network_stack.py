@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
@@ -8,13 +10,16 @@ from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.buckets import LogArchiveBucket
 from constructs_lib.network import StagedVpc
 from scaling_stacks.config import StageConfig
+from scaling_stacks.stack_props import StackProps
 
 
 class NetworkStack(cdk.Stack):
     """The foundation every layer shares, deployed first: the VPC and its endpoints, the
     log archive bucket and the alarm topic."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: object) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Unpack[StackProps]
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.logs = LogArchiveBucket(self, "LogArchive").bucket
         self.network = StagedVpc(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -18,12 +18,13 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import aws, telemetry
+from service import aws, context, openapi, telemetry, validation
+from service.body_limit import BodyLimit
 from service.cache import Cache, LocalMarkers, connect
 from service.config import ConfigError, Settings
 from service.context import RequestContext
@@ -38,12 +39,10 @@ from service.placement import MYSQL_POSTS, SETTLED, Locator, Placement, Placemen
 from service.posts import DynamoPosts, PostStore, SqlPosts, now_utc, parse_post_id, valid_cursor
 from service.sessions import COOKIE, RedisSessions, Session, SessionStore, SqlSessions
 from service.users import Directory, PeerUsers, UserRows
+from service.validation import DEFAULT_PAGE, MAX_PAGE
 
 log = logging.getLogger("service")
 
-USERNAME_RE = re.compile(r"^[a-z0-9_]{3,32}$")
-MEDIA_KEY_RE = re.compile(r"^media/([1-9][0-9]{0,18})/[0-9A-HJKMNP-TV-Z]{26}\.(jpg|png|gif|webp|mp4)$")
-DEFAULT_PAGE, MAX_PAGE = 20, 100
 # The feed reads at most this many followed accounts, the most recently followed.
 MAX_FEED_SOURCES = 200
 JSON = "application/json"
@@ -168,9 +167,10 @@ class Services:
             ctx.cache = "hit"
             return value
         ctx.cache = "miss"
-        body = await load(WRITER if marker or not self.db.has_readers else READER)
+        route = WRITER if marker or not self.db.has_readers else READER
+        body = await load(route)
         if body is not None:
-            await self.cache.fill(name, field, body, owner, marker, ttl)
+            await self.cache.fill(name, field, body, owner, marker, ttl, from_replica=route == READER)
         return body
 
     async def wrote(self, owner: int, names: list[str]) -> None:
@@ -211,6 +211,10 @@ def json_response(data: Any, status: int = 200) -> Response:
 class Api:
     def __init__(self, services: Services) -> None:
         self.s = services
+        settings = services.settings
+        self._openapi = orjson.dumps(
+            openapi.document(serves_users=settings.serves_users, serves_posts=settings.serves_posts)
+        )
 
     async def session(self, request: Request) -> Session:
         token = request.cookies.get(COOKIE)
@@ -244,9 +248,9 @@ class Api:
         db = self.s.db
         await probe("db_writer", lambda: db.directory(WRITER).fetchone("SELECT 1"))
         for index, pool in enumerate(db.readers):
-            await probe(f"db_reader_{index}", lambda pool=pool: pool.fetchone("SELECT 1"))
+            await probe(f"db_reader_{index}", partial(pool.fetchone, "SELECT 1"))
         for shard_id, pool in db.shards.items():
-            await probe(f"shard_{shard_id}", lambda pool=pool: pool.fetchone("SELECT 1"))
+            await probe(f"shard_{shard_id}", partial(pool.fetchone, "SELECT 1"))
         if self.s.cache is not None:
             await probe("cache", self.s.cache.client.ping)
         healthy = all(v == "ok" for v in checks.values())
@@ -260,11 +264,14 @@ class Api:
             200 if healthy else 503,
         )
 
+    async def openapi(self, request: Request) -> Response:
+        return Response(self._openapi, media_type=JSON)
+
     # -- users and sessions -----------------------------------------------------
 
     async def create_user(self, request: Request) -> Response:
         data = await json_object(request, {"username", "password"})
-        username = text_field(data, "username", 3, 32, USERNAME_RE)
+        username = text_field(data, "username", 3, 32, validation.USERNAME)
         password = text_field(data, "password", 8, 128)
         password_hash = await anyio.to_thread.run_sync(hash_password, password)
         user_id = await self.s.directory.create(ctx_of(request), username, password_hash)
@@ -349,12 +356,12 @@ class Api:
         session = await self.session(request)
         data = await json_object(request, {"body", "media_key"})
         body = text_field(data, "body", 1, 500)
-        if not body.strip():
+        if not validation.has_text(body):
             raise bad_request("body must not be blank")
         media_key = None
         if data.get("media_key") is not None:
-            media_key = text_field(data, "media_key", 1, 200, MEDIA_KEY_RE)
-            if int(MEDIA_KEY_RE.match(media_key).group(1)) != session.user_id:  # type: ignore[union-attr]
+            media_key = text_field(data, "media_key", 1, 200, validation.MEDIA_KEY)
+            if media_key.split("/")[1] != str(session.user_id):
                 raise bad_request("media_key must be one of your own uploads")
         uid = session.user_id
         post = await self.s.posts.create(ctx_of(request), uid, new_ulid(), body, media_key)
@@ -389,7 +396,7 @@ class Api:
         _, uid, ulid = await self._owned_post(request)
         data = await json_object(request, {"body"})
         body = text_field(data, "body", 1, 500)
-        if not body.strip():
+        if not validation.has_text(body):
             raise bad_request("body must not be blank")
         post = await self.s.posts.update(ctx_of(request), uid, ulid, body)
         if post is None:
@@ -415,7 +422,7 @@ class Api:
         if unknown:
             raise bad_request(f"unknown query parameters: {', '.join(sorted(unknown))}")
         raw_limit = request.query_params.get("limit", str(DEFAULT_PAGE))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        if not validation.matches(validation.DECIMAL, raw_limit) or not 1 <= int(raw_limit) <= MAX_PAGE:
             raise bad_request(f"limit must be an integer from 1 to {MAX_PAGE}")
         cursor = request.query_params.get("cursor")
         if not valid_cursor(cursor):
@@ -489,13 +496,15 @@ class Api:
         if content_type not in aws.UPLOAD_TYPES:
             raise bad_request(f"content_type must be one of {', '.join(aws.UPLOAD_TYPES)}")
         if self.s.media is None:
-            raise ApiError(503, "media_disabled", "media uploads are not configured at this stage")
+            # Not a 5xx: nothing failed, the stage has no media bucket (uploads start at stage 5).
+            raise ApiError(404, "media_disabled", "media uploads are not configured at this stage")
         return json_response(self.s.media.upload_url(session.user_id, content_type), 201)
 
     def routes(self) -> list[Route]:
         routes = [
             Route("/health", self.health),
             Route("/health/deep", self.health_deep),
+            Route("/openapi.json", self.openapi),
         ]
         settings = self.s.settings
         if settings.serves_users:
@@ -534,7 +543,7 @@ class ResponseHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ctx = RequestContext()
+        ctx = context.begin()
         scope["ctx"] = ctx
         started = False
 
@@ -555,6 +564,8 @@ class ResponseHeaders:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            return  # gone before its body arrived: there is no one to answer
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
@@ -568,11 +579,18 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return Response(exc.body(), exc.status, media_type=JSON)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path: Starlette's own Allow names only the first route's."""
+    routes = [r for r in request.app.routes if isinstance(r, Route) and r.matches(request.scope)[0] != Match.NONE]
+    return ", ".join(sorted({m for r in routes for m in r.methods or ()}))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     error = ApiError(exc.status_code, code, str(exc.detail))
-    return Response(error.body(), exc.status_code, media_type=JSON, headers=exc.headers)
+    headers = {**(exc.headers or {}), **({"Allow": _allowed_methods(request)} if exc.status_code == 405 else {})}
+    return Response(error.body(), exc.status_code, media_type=JSON, headers=headers)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -588,10 +606,16 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=Api(services).routes(),
-        middleware=[*telemetry.middleware(), Middleware(ResponseHeaders, served_by=settings.instance_id)],
+        middleware=[
+            *telemetry.middleware(),
+            Middleware(ResponseHeaders, served_by=settings.instance_id),
+            Middleware(BodyLimit),
+        ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # A path with a trailing slash is unknown (a JSON 404), not a redirect without a body.
+    app.router.redirect_slashes = False
     app.state.services = services
     return app
 

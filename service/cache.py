@@ -5,7 +5,14 @@ after READ_YOUR_WRITES_SECONDS) and deletes U's cached entries in one transactio
 While the marker exists, reads of U's data go to the writer, so U (and everyone
 else) sees the write despite replica lag. A cache fill is a script that stores the
 value only if the marker still holds what the reader saw before it queried, so a
-read that raced a write can never put the old value back."""
+read that raced a write can never put the old value back.
+
+A replica may lag longer than the marker lives. So each write also leaves ``lw:U``
+for as long as any fill lives (CACHE_TTL_SECONDS), and a fill read from a replica
+while it exists is kept at most READ_YOUR_WRITES_SECONDS: a page that misses U's
+write is never cached for longer than read-your-writes protects U. A hash of pages
+never has its expiry extended (EXPIRE ... LT), so an older page cannot outlive its
+own fill's TTL either."""
 
 from __future__ import annotations
 
@@ -32,13 +39,17 @@ return {value, redis.call('GET', KEYS[2])}
 _FILL = """
 local seen = redis.call('GET', KEYS[2])
 if (seen or '') ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[4])
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
+  ttl = math.min(ttl, tonumber(ARGV[6]))
+end
 if ARGV[2] == '' then
-  redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', ttl)
 else
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ttl, 'LT')
 end
-return 1
+return ttl
 """
 
 
@@ -70,6 +81,9 @@ class Cache:
     def _marker(self, owner: int) -> str:
         return f"{self._prefix}rw:{owner}"
 
+    def _wrote_lately(self, owner: int) -> str:
+        return f"{self._prefix}lw:{owner}"
+
     async def lookup(self, name: str, field: str | None, owner: int) -> tuple[bytes | None, bytes]:
         """One round trip: the cached value (or None) and the owner's marker as seen
         now (b"" when absent), which the fill must present again."""
@@ -77,16 +91,25 @@ class Cache:
         return value, marker or b""
 
     async def fill(
-        self, name: str, field: str | None, value: bytes, owner: int, seen: bytes, ttl: int | None = None
-    ) -> bool:
-        keys = [self.key(name), self._marker(owner)]
-        args = [seen, field or "", value, ttl or self._ttl]
-        return bool(await self._fill(keys=keys, args=args))
+        self,
+        name: str,
+        field: str | None,
+        value: bytes,
+        owner: int,
+        seen: bytes,
+        ttl: int | None = None,
+        from_replica: bool = False,
+    ) -> int:
+        """Stores the value unless a write raced the read; returns the TTL it got (0: not stored)."""
+        keys = [self.key(name), self._marker(owner), self._wrote_lately(owner)]
+        args: list[bytes | str | int] = [seen, field or "", value, ttl or self._ttl, int(from_replica), self._ryw]
+        return int(await self._fill(keys=keys, args=args))
 
     async def wrote(self, owner: int, names: list[str]) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.incr(self._marker(owner))
         pipe.expire(self._marker(owner), self._ryw)
+        pipe.set(self._wrote_lately(owner), 1, ex=self._ttl)
         if names:
             pipe.delete(*[self.key(n) for n in names])
         await pipe.execute()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -115,14 +116,14 @@ class Settings:
 
         cache = None
         if env.get("CACHE_HOST"):
-            password = env.get("CACHE_PASSWORD") or None
+            cache_password = env.get("CACHE_PASSWORD") or None
             if env.get("CACHE_AUTH_SECRET_ARN"):
-                password = secret_field(read_secret(env["CACHE_AUTH_SECRET_ARN"]), "password")
+                cache_password = secret_field(read_secret(env["CACHE_AUTH_SECRET_ARN"]), "password")
             cache = CacheConfig(
                 env["CACHE_HOST"],
                 _int(env, "CACHE_PORT", 6379),
                 _bool(env, "CACHE_TLS", False),
-                password,
+                cache_password,
                 env.get("CACHE_KEY_PREFIX", ""),
             )
 
@@ -215,7 +216,7 @@ def _reader(item: str, port: int, writer: DbEndpoint) -> DbEndpoint:
     """A reader is ``host`` or ``host:port``; the port defaults to DB_PORT. Replicas
     replicate the writer's users, so a reader signs in with the writer's credentials."""
     host, _, explicit = item.partition(":")
-    if explicit and not explicit.isdigit():
+    if explicit and not re.fullmatch(r"[0-9]{1,5}", explicit):
         raise ConfigError("DB_READER_HOST entries must be host or host:port")
     return replace(writer, host=host, port=int(explicit) if explicit else port)
 

@@ -19,6 +19,7 @@ from asyncmy.errors import IntegrityError, OperationalError
 
 from service import telemetry
 from service.config import DbEndpoint, Settings
+from service.context import record
 from service.credentials import ACCESS_DENIED, RotatingCredentials, UserPassword
 
 WRITER = "writer"
@@ -114,6 +115,7 @@ class Pool:
             task.add_done_callback(self._draining.discard)
 
     async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        record(self)
         with telemetry.db_span(sql, self._span_attributes):
             async with self._connection() as conn, conn.cursor() as cur:
                 await cur.execute(sql, args)
@@ -125,6 +127,7 @@ class Pool:
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> tuple[int, int]:
         """Returns (affected rows, last insert id)."""
+        record(self)
         with telemetry.db_span(sql, self._span_attributes):
             async with self._connection() as conn, conn.cursor() as cur:
                 affected = await cur.execute(sql, args)

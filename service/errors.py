@@ -8,9 +8,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-MAX_BODY_BYTES = 16 * 1024
-USER_ID_RE = re.compile(r"^[1-9][0-9]{0,18}$")
-MAX_USER_ID = 2**63 - 1
+from service import validation
 
 
 class ApiError(Exception):
@@ -36,12 +34,8 @@ async def json_object(request: Request, allowed: set[str]) -> dict[str, Any]:
             "unsupported_media_type",
             "send a JSON body with Content-Type: application/json",
         )
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise ApiError(413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    # Bounded by service.body_limit.BodyLimit, which refuses a body past the limit as it arrives.
     raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -68,12 +62,13 @@ def text_field(
         raise bad_request(f"{name} must be a string")
     if not min_len <= len(value) <= max_len:
         raise bad_request(f"{name} must be {min_len} to {max_len} characters")
-    if pattern is not None and not pattern.match(value):
-        raise bad_request(f"{name} has an invalid format")
+    if pattern is not None and not validation.matches(pattern, value):
+        raise bad_request(f"{name} must match {validation.schema_pattern(pattern)}")
     return value
 
 
 def user_id_param(raw: str) -> int:
-    if not USER_ID_RE.match(raw) or int(raw) > MAX_USER_ID:
+    user_id = validation.user_id(raw)
+    if user_id is None:
         raise bad_request("user id must be a positive integer", "invalid_user_id")
-    return int(raw)
+    return user_id

@@ -4,11 +4,9 @@ in MySQL and in DynamoDB alike."""
 from __future__ import annotations
 
 import os
-import re
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def new_ulid(now_ms: int | None = None) -> str:

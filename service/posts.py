@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
@@ -16,19 +15,18 @@ import anyio.to_thread
 
 from service.context import RequestContext
 from service.db import WRITER, Pool
-from service.ids import ULID_RE
 from service.placement import Locator
-
-POST_ID_RE = re.compile(r"^([1-9][0-9]{0,18})-([0-9A-HJKMNP-TV-Z]{26})$")
+from service.validation import POST_ID, ULID, matches, user_id
 
 Post = dict[str, Any]
 
 
 def parse_post_id(raw: str) -> tuple[int, str] | None:
-    match = POST_ID_RE.match(raw)
-    if not match:
+    match = POST_ID.fullmatch(raw)
+    author = user_id(match.group(1)) if match else None
+    if match is None or author is None:
         return None
-    return int(match.group(1)), match.group(2)
+    return author, match.group(2)
 
 
 def iso(moment: datetime) -> str:
@@ -386,7 +384,7 @@ class DynamoPosts:
 
     async def records(self, user_ids: list[int]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        for user_id in user_ids:
+        for owner in user_ids:
             start: dict[str, Any] | None = None
             while True:
                 extra = {"ExclusiveStartKey": start} if start else {}
@@ -394,7 +392,7 @@ class DynamoPosts:
                     "query",
                     TableName=self._table,
                     KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                    ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}, ":prefix": {"S": "POST#"}},
+                    ExpressionAttributeValues={":pk": {"S": f"USER#{owner}"}, ":prefix": {"S": "POST#"}},
                     ConsistentRead=True,
                     **extra,
                 )
@@ -454,4 +452,4 @@ class DynamoPosts:
 
 
 def valid_cursor(raw: str | None) -> bool:
-    return raw is None or bool(ULID_RE.match(raw))
+    return raw is None or matches(ULID, raw)

@@ -19,6 +19,7 @@ import socket
 import boto3
 import uvicorn
 import uvloop
+from starlette.applications import Starlette
 
 from service import shardmap
 from service.app import create_app
@@ -140,7 +141,9 @@ def main() -> None:
     for name, value in sorted(env.items()):
         print(f"  {name}={'<hidden>' if 'PASSWORD' in name else value}")
     for s in servers:
-        settings = s.config.app.state.services.settings
+        app = s.config.app
+        assert isinstance(app, Starlette)
+        settings = app.state.services.settings
         print(f"{settings.role} service: http://{HOST}:{s.config.port}  capabilities {settings.capabilities()}")
     # The loop `python -m service` runs (uvicorn's loop="uvloop"): a local run costs per request what a host does.
     uvloop.run(serve(servers))

@@ -121,6 +121,7 @@ def test_formats_carry_the_same_plan(plans: PlanCache) -> None:
         (["--from", "7", "--to", "1"], ["--from", "'7'", "0 to 6"]),
         (["--from", "1", "--to", "two"], ["--to", "'two'", "0 to 6"]),
         (["--from", "3", "--to", "3", "--from-context", "mysql_version"], ["--from-context", "KEY=VALUE"]),
+        (["--from", "1", "--to", "\u00b2"], ["--to", "'\u00b2'", "0 to 6"]),
     ],
 )
 def test_bad_input_gets_one_clear_line(capsys: pytest.CaptureFixture[str], argv: list[str], names: list[str]) -> None:

@@ -39,7 +39,7 @@ def render(config: dict[str, object]) -> str:
     """systemd EnvironmentFile syntax: one KEY="value" per line, escaped."""
     lines = []
     for name, value in sorted(config.items()):
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             raise ValueError(f"not an environment variable name: {name!r}")
         text = value if isinstance(value, str) else json.dumps(value)
         if "\n" in text:

@@ -28,6 +28,7 @@ from redis.retry import Retry
 from service.app import create_app
 from service.config import Settings
 from service.passwords import hash_password
+from tests.service.openapi_check import OpenApiCheck
 from tools.drill.replication import Replication, sql
 
 MYSQL_PORT = 3306
@@ -86,6 +87,21 @@ def redis_cleanup(run_id: str) -> Iterator[None]:
         client.delete(*keys)
 
 
+# The document each running service serves, by port: every response a test client sees is checked against it.
+_OPENAPI: dict[int, OpenApiCheck] = {}
+
+
+def _conforms_to_openapi(response: httpx.Response) -> None:
+    check = _OPENAPI.get(response.request.url.port or 80)
+    if check is not None:
+        response.read()
+        check.check(response)
+
+
+def http_client(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=10, event_hooks={"response": [_conforms_to_openapi]})
+
+
 class Service:
     """One instance of the service on a real socket, with an HTTP client."""
 
@@ -114,7 +130,8 @@ class Service:
             time.sleep(0.005)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        self.client = httpx.Client(base_url=self.url, timeout=10)
+        _OPENAPI[port] = OpenApiCheck(httpx.get(f"{self.url}/openapi.json").json())
+        self.client = http_client(self.url)
         return self
 
     def stop(self) -> None:
@@ -139,7 +156,7 @@ class Service:
                 (username, PASSWORD_HASH),
                 db=writer.database,
             )
-        client = httpx.Client(base_url=self.url, timeout=10)
+        client = http_client(self.url)
         response = client.post("/sessions", json={"username": username, "password": PASSWORD})
         assert response.status_code == 200, response.text
         client.user_id = response.json()["user"]["id"]  # type: ignore[attr-defined]

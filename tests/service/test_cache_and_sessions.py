@@ -4,8 +4,10 @@ Redis shared by two instances."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 
 from service.cache import Cache
@@ -69,7 +71,7 @@ def test_timeline_is_paginated_newest_first(stage3_pair: tuple[Service, Service]
 
 
 def test_a_fill_that_raced_a_write_is_not_stored(run_id: str) -> None:
-    async def scenario() -> tuple[bool, bytes | None]:
+    async def scenario() -> tuple[int, bytes | None]:
         client = aioredis.Redis(host="127.0.0.1", port=REDIS_PORT)
         cache = Cache(client, f"{run_id}:race:", ttl=60, ryw_seconds=5)
         try:
@@ -82,7 +84,7 @@ def test_a_fill_that_raced_a_write_is_not_stored(run_id: str) -> None:
             await client.aclose()
 
     stored, value = asyncio.run(scenario())
-    assert stored is False
+    assert stored == 0
     assert value is None
 
 
@@ -127,3 +129,45 @@ def test_feed_merges_followed_authors_and_is_invalidated_by_own_writes_and_follo
     assert reader.delete(f"/me/following/{aid}").status_code == 204
     assert [p["id"] for p in first.client.get(f"/users/{rid}/feed").json()["posts"]] == [newest, own]
     assert reader.delete(f"/me/following/{aid}").status_code == 404
+
+
+# (write, the cached reads it must invalidate): each read is cached (a hit) before the write.
+POST_PAGES = ["/posts/{post}", "/users/{uid}/posts", "/users/{uid}/feed"]
+WRITES = [
+    ("create a post", "POST", "/posts", {"body": "new"}, POST_PAGES[1:]),
+    ("edit a post", "PATCH", "/posts/{post}", {"body": "edited"}, POST_PAGES),
+    ("delete a post", "DELETE", "/posts/{post}", None, POST_PAGES),
+    ("set the profile", "PUT", "/me/profile", {"display_name": "New Name"}, ["/users/{uid}"]),
+    ("follow", "PUT", "/me/following/{other}", None, ["/users/{uid}/feed"]),
+    ("unfollow", "DELETE", "/me/following/{other}", None, ["/users/{uid}/feed"]),
+]
+
+
+@pytest.mark.parametrize(("kind", "method", "path", "body", "reads"), WRITES)
+def test_every_kind_of_write_invalidates_the_cached_pages_it_changes(
+    stage3_pair: tuple[Service, Service], kind: str, method: str, path: str, body: Any, reads: list[str]
+) -> None:
+    first, second = stage3_pair
+    slug = kind.replace(" ", "_")
+    writer = first.signed_in_user(f"inv_{slug}")
+    other = first.signed_in_user(f"inv_other_{slug}")
+    uid, oid = writer.user_id, other.user_id  # type: ignore[attr-defined]
+    post = writer.post("/posts", json={"body": "old"}).json()["id"]
+    other.post("/posts", json={"body": "by the other"})
+    if kind == "unfollow":
+        assert writer.put(f"/me/following/{oid}").status_code == 204
+    names = {"uid": uid, "post": post, "other": oid}
+    pages = [read.format(**names) for read in reads]
+    cached = {}
+    for page in pages:
+        before = [second.client.get(page) for _ in range(2)]
+        assert [r.headers["x-cache"] for r in before] == ["miss", "hit"]
+        cached[page] = before[1].content
+
+    done = writer.request(method, path.format(**names), json=body)
+    assert done.status_code < 300, done.text
+
+    for page in pages:
+        after = second.client.get(page)
+        assert after.headers["x-cache"] == "miss", f"{kind} left {page} cached"
+        assert after.content != cached[page]

@@ -80,6 +80,7 @@ def test_a_tls_ca_bundle_applies_to_every_database_endpoint() -> None:
         {"DB_WRITER_HOST": "w", "DB_USER": "u", "CACHE_HOST": "c", "CACHE_TLS": "maybe"},
         {"DB_WRITER_HOST": "w", "DB_USER": "u", "SHARD_MAP": '{"version": 1}'},
         {"DB_WRITER_HOST": "w", "DB_USER": "u", "DB_READER_HOST": "r:abc"},
+        {"DB_WRITER_HOST": "w", "DB_USER": "u", "DB_READER_HOST": "r:\u00b2"},
     ],
 )
 def test_bad_configuration_is_refused_at_start(env: dict[str, str]) -> None:
@@ -115,5 +116,6 @@ def test_write_env_turns_the_ssm_parameter_into_a_systemd_environment_file(
         'SHARD_MAP="{\\"a\\": \\"q\\\\\\"uote\\\\\\\\\\"}"',
     ]
     assert output.stat().st_mode & 0o777 == 0o600
-    with pytest.raises(ValueError, match="not an environment variable name"):
-        write_env.render({"bad-name": "x"})
+    for bad in ("bad-name", "APP_STAGE\n"):
+        with pytest.raises(ValueError, match="not an environment variable name"):
+            write_env.render({bad: "x"})

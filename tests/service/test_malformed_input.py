@@ -96,7 +96,7 @@ CASES: list[tuple[str, str, str, bytes | None, dict[str, str], int]] = [
     ("anon", "GET", "/users/987654/feed", None, {}, 404),
     ("anon", "POST", "/media/upload-url", b'{"content_type": "image/png"}', JSON, 401),
     ("owner", "POST", "/media/upload-url", b'{"content_type": "application/x-sh"}', JSON, 400),
-    ("owner", "POST", "/media/upload-url", b'{"content_type": "image/png"}', JSON, 503),
+    ("owner", "POST", "/media/upload-url", b'{"content_type": "image/png"}', JSON, 404),
     ("anon", "GET", "/no/such/path", None, {}, 404),
     ("anon", "PUT", "/posts", b"{}", JSON, 405),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -26,7 +27,8 @@ class UsageError(ValueError):
 
 def parse_stage(option: str, raw: str) -> int:
     text = raw.strip()
-    if not text.lstrip("-").isdigit() or not MIN_STAGE <= int(text) <= MAX_STAGE:
+    # ASCII digits in full: str.isdigit() also takes "²", which int() refuses.
+    if not re.fullmatch(r"-?[0-9]{1,3}", text) or not MIN_STAGE <= int(text) <= MAX_STAGE:
         raise UsageError(f"{option}: {raw!r} is not allowed; expected {ALLOWED}")
     return int(text)
 

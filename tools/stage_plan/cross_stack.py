@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.stage_plan.intrinsics import exports_imported, normalize, referenced_resources, stack_outputs_read
-from tools.stage_plan.model import Finding
+from tools.stage_plan.model import Finding, Severity
 
 Template = Mapping[str, Any]
 
@@ -55,7 +55,7 @@ def output_changes(
         after = new_outputs.get(name)
         removed = after is None
         changed = (
-            removed
+            after is None
             or normalize(after.get("Value")) != normalize(value)
             or _export_name(after) != _export_name(output)
             or bool(referenced_resources(value) & gone)
@@ -180,6 +180,7 @@ def _stale_readers(
     deleted = f" and deletes or replaces {', '.join(change.dangling)}" if change.dangling else ""
     for reader in references.readers(running, change.stack, change.output):
         subject = f"{change.stack}.{change.output}"
+        severity: Severity
         if reader in order[:index]:
             severity = "blocking" if change.removed else "warning"
             kind = "broken-reference" if change.removed else "stale-reference"

@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 Action = Literal["add", "remove", "modify", "replace"]
 Severity = Literal["blocking", "warning", "note"]
 Direction = Literal["upgrade", "downgrade", "change"]
+StackStatus = Literal["new", "changed", "unchanged"]
 
 
 class Templates(Protocol):
@@ -47,7 +48,7 @@ class ResourceChange:
 @dataclass(frozen=True)
 class StackPlan:
     name: str
-    status: Literal["new", "changed", "unchanged"]
+    status: StackStatus
     changes: tuple[ResourceChange, ...]
 
     def count(self, action: Action) -> int:

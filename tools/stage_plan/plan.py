@@ -9,7 +9,16 @@ from scaling_stacks.config import STAGE_NAMES
 from tools.stage_plan.availability import analyse
 from tools.stage_plan.cross_stack import OutputChange, hazards, output_changes
 from tools.stage_plan.engine_upgrade import engine_changes
-from tools.stage_plan.model import Direction, Finding, LeavingStack, Plan, ResourceChange, StackPlan, Templates
+from tools.stage_plan.model import (
+    Direction,
+    Finding,
+    LeavingStack,
+    Plan,
+    ResourceChange,
+    StackPlan,
+    StackStatus,
+    Templates,
+)
 from tools.stage_plan.resource_diff import construct_path, diff_stack
 from tools.stage_plan.stateful import deletion_fate, describe_fate, holds_copy, is_stateful, kind, replacement_fate
 
@@ -54,7 +63,7 @@ def build_plan(
         removed = {change.logical_id for change in changes if change.action == "remove"}
         changed_outputs[name] = output_changes(name, old, after.templates[name], removed | replaced, changed_reads)
         changed_reads |= {(change.stack, change.output) for change in changed_outputs[name]}
-        status = "new" if old is None else "changed" if changes else "unchanged"
+        status: StackStatus = "new" if old is None else "changed" if changes else "unchanged"
         stacks.append(StackPlan(name=name, status=status, changes=changes))
     findings = [
         finding

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from collections.abc import Iterator
 
-from tools.stage_plan.model import Finding, LeavingStack, Plan, ResourceChange, StackPlan
+from tools.stage_plan.model import Action, Finding, LeavingStack, Plan, ResourceChange, StackPlan
 
 _SYMBOL = {"add": "+", "remove": "-", "modify": "~", "replace": "!"}
 _VERB = {"add": "add", "remove": "remove", "modify": "modify", "replace": "REPLACE"}
@@ -17,11 +17,16 @@ REMINDER = (
 )
 
 
+_COUNTED: tuple[tuple[Action, str], ...] = (
+    ("add", "added"),
+    ("remove", "removed"),
+    ("modify", "modified"),
+    ("replace", "replaced"),
+)
+
+
 def _counts(stack: StackPlan) -> str:
-    return ", ".join(
-        f"{stack.count(action)} {word}"
-        for action, word in (("add", "added"), ("remove", "removed"), ("modify", "modified"), ("replace", "replaced"))
-    )
+    return ", ".join(f"{stack.count(action)} {word}" for action, word in _COUNTED)
 
 
 def _detail(change: ResourceChange) -> str:
@@ -73,9 +78,9 @@ def to_text(plan: Plan) -> str:
     lines += ["", f"{AVAILABILITY}:"]
     lines += [f"  {line}" for line in _availability(plan)]
     lines += ["", "Stacks that leave the app:"]
-    for stack in plan.leaving:
-        lines.append(f"  {stack.name} ({stack.resources} resources)")
-        lines += [f"    {item}" for item in _fates(stack)]
+    for leaving in plan.leaving:
+        lines.append(f"  {leaving.name} ({leaving.resources} resources)")
+        lines += [f"    {item}" for item in _fates(leaving)]
     if plan.destroy_command:
         lines += [f"  remove them with: {plan.destroy_command}", f"  {REMINDER}"]
     else:
@@ -109,9 +114,9 @@ def to_markdown(plan: Plan) -> str:
     lines += [f"- {line}" for line in _availability(plan)]
     if plan.destroy_command:
         lines += ["", "#### Stacks that leave the app", ""]
-        for stack in plan.leaving:
-            lines.append(f"- `{stack.name}` ({stack.resources} resources)")
-            lines += [f"  - {item}" for item in _fates(stack)]
+        for leaving in plan.leaving:
+            lines.append(f"- `{leaving.name}` ({leaving.resources} resources)")
+            lines += [f"  - {item}" for item in _fates(leaving)]
         lines += ["", "Remove them with:", "", "```sh", plan.destroy_command, "```", "", REMINDER]
     return "\n".join(lines)
 
