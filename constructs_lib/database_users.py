@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
@@ -74,7 +76,7 @@ class DatabaseUserProvisioner(Construct):
         self.provider = cr.Provider(self, "Provider", on_event_handler=self.handler)
         framework = self.provider.node.find_child("framework-onEvent")
         stack = cdk.Stack.of(self)
-        handler_logical_id = stack.resolve(stack.get_logical_id(self.handler.node.default_child))
+        handler_logical_id = stack.resolve(stack.get_logical_id(cast(cdk.CfnElement, self.handler.node.default_child)))
         acknowledge(
             framework,
             "AwsSolutions-L1",

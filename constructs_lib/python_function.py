@@ -4,6 +4,7 @@ import importlib.util
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
@@ -41,7 +42,7 @@ class _HandlerWithPackages:
         self._code_dir = code_dir
         self._packages = packages
 
-    def try_bundle(self, output_dir: str, _options: object = None) -> bool:
+    def try_bundle(self, output_dir: str, *_options: Any, **_kw_options: Any) -> bool:
         ignore = shutil.ignore_patterns(*ASSET_EXCLUDES)
         shutil.copytree(self._code_dir, output_dir, dirs_exist_ok=True, ignore=ignore)
         for package in self._packages:

@@ -36,7 +36,7 @@ class ScalingSignal:
 
     name: str
     what: str
-    metric: cloudwatch.IMetric
+    metric: cloudwatch.Metric | cloudwatch.MathExpression
     threshold: float
     why: str
 

@@ -179,5 +179,7 @@ def _single_box(config: StageConfig, box: SingleWebServer, primary: str) -> list
     ]
 
 
-def _signal(name: str, what: str, metric: cloudwatch.IMetric, threshold: float, why: str) -> ScalingSignal:
+def _signal(
+    name: str, what: str, metric: cloudwatch.Metric | cloudwatch.MathExpression, threshold: float, why: str
+) -> ScalingSignal:
     return ScalingSignal(name=name, what=what, metric=metric, threshold=threshold, why=why)

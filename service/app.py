@@ -65,7 +65,7 @@ class Services:
         self.placement = PlacementView(self.db, settings)
         self.rows: UserRows | MigratingUserRows = UserRows(Locator(self.db, self.placement.own))
         self.peer_users: PeerUsers | None = None
-        self.posts: PostStore = SqlPosts(Locator(self.db, self.placement.own))
+        self.posts: PostStore | MigratingPosts = SqlPosts(Locator(self.db, self.placement.own))
         self.migration: DataMigration | None = None
         self._migrator: asyncio.Task[None] | None = None
         self.media: aws.Media | None = None
@@ -106,7 +106,8 @@ class Services:
         the migrating paths, and take part in the fleet's data migration."""
         view = self.placement
         await view.start()
-        self.rows, self.posts = self._stores(view.own)
+        own_rows, own_posts = self._stores(view.own)
+        self.rows, self.posts = own_rows, own_posts
         if view.mode == SETTLED:
             return
         self.migration = DataMigration(self.db, self.settings, view.own, view)
@@ -116,9 +117,9 @@ class Services:
             if view.mode == SETTLED:
                 return
         source_rows, source_posts = self._stores(view.source)
-        self.rows = MigratingUserRows(source_rows, self.rows, view)
+        self.rows = MigratingUserRows(source_rows, own_rows, view)
         if view.source.posts != view.own.posts or view.own.posts == MYSQL_POSTS:
-            self.posts = MigratingPosts(source_posts, self.posts, view)
+            self.posts = MigratingPosts(source_posts, own_posts, view)
         if self.settings.migrate_data_on_start:
             self._migrator = asyncio.create_task(self._migrate())
 

@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     chosen = first_serving(load, stages)
     if chosen is None:
-        top = stages[-1]
+        last = stages[-1]
         print(
             f"no stage serves {load.reads_per_s:,.0f} reads/s and {load.writes_per_s:,.0f} writes/s with these "
-            f"sizes; stage {top.stage} runs out of {top.bottleneck.name} first: raise the sizes behind it with "
+            f"sizes; stage {last.stage} runs out of {last.bottleneck.name} first: raise the sizes behind it with "
             "-c KEY=VALUE where a context key sets them (README), or its quota"
         )
         return 1

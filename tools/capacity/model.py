@@ -170,12 +170,11 @@ def _compute(config: StageConfig, limits: Limits) -> _Compute:
     """What runs the service at this stage, at the most it can scale to."""
     if config.has_microservices:
         vcpu = POSTS_TASK_CPU / 1024
-        spec = {"vcpu": vcpu}
         return _Compute(
             f"posts service CPU ({config.posts_max_tasks} Fargate tasks of {vcpu:g} vCPU)",
             "tasks",
             config.posts_max_tasks,
-            limits.cpu_us_per_s(spec, config.posts_max_tasks),
+            limits.cpu_us_per_s({"vcpu": vcpu}, config.posts_max_tasks),
             1,
             _fargate_default("min_tasks"),
         )

@@ -161,7 +161,7 @@ def _bundled(
     for component in architecture.components:
         for target in inventory.references(component.resource.key):
             source_role, target_role = node_of.get(component.id), node_of.get(by_key.get(target, ""))
-            if source_role in roles and target_role in roles:
+            if source_role is not None and target_role is not None and source_role in roles and target_role in roles:
                 if may_send(roles[source_role], roles[target_role]):
                     pairs.add((source_role, target_role))
                 elif may_send(roles[target_role], roles[source_role]):

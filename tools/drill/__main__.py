@@ -31,7 +31,7 @@ def stages(source: int | None, target: int | None) -> list[int]:
     """No arguments: one system from stage 0 upgraded through every stage to 6."""
     if source is None and target is None:
         return list(STAGES)
-    if source not in STAGES or target not in STAGES or target != source + 1:
+    if source is None or target is None or source not in STAGES or target not in STAGES or target != source + 1:
         raise SystemExit("make drill: give FROM and TO as adjacent stages, TO = FROM + 1 (0..6), or neither")
     return [source, target]
 

@@ -12,10 +12,11 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import uvicorn
+from starlette.applications import Starlette
 
 from service import shardmap
 from service.app import create_app
@@ -153,4 +154,5 @@ class Instance:
             await asyncio.wait_for(self._task, START_SECONDS)
 
     def data_mode(self) -> str:
-        return self.server.config.app.state.services.placement.mode  # type: ignore[no-any-return]
+        app = cast(Starlette, self.server.config.app)
+        return str(app.state.services.placement.mode)

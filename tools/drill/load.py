@@ -88,7 +88,7 @@ class Load:
         reply = await self.call(conn, "POST", "/users", {"username": user.username, "password": PASSWORD})
         if reply is None or reply.status != 201:
             return None
-        user.id = int(reply.json()["id"])  # type: ignore[index]
+        user.id = int(reply.json()["id"])
         self._owned[worker].append(user)
         self.users.append(user)
         await self.sign_in(conn, user)
@@ -118,7 +118,7 @@ class Load:
             body = f"post {rng.random():.6f}"
             reply = await self.call(conn, "POST", "/posts", {"body": body}, cookie)
             if reply is not None and reply.status == 201:
-                user.posts[str(reply.json()["id"])] = body  # type: ignore[index]
+                user.posts[str(reply.json()["id"])] = body
             return reply is not None and reply.status == 201
         if kind == "edit":
             post_id, body = rng.choice(live), f"edited {rng.random():.6f}"
@@ -241,23 +241,23 @@ class Load:
         counts = self.counts
         for cookie in user.cookies:
             reply = await self.call(conn, "GET", "/me", None, cookie)
-            if reply is not None and (reply.status != 200 or reply.json()["id"] != user.id):  # type: ignore[index]
+            if reply is not None and (reply.status != 200 or reply.json()["id"] != user.id):
                 counts.lost_sessions += 1
         if user.uncertain:
             return
         reply = await self.call(conn, "GET", f"/users/{user.id}")
-        if reply is not None and (reply.status != 200 or reply.json().get("profile") != user.profile):  # type: ignore[union-attr]
+        if reply is not None and (reply.status != 200 or reply.json().get("profile") != user.profile):
             counts.lost_writes += 1
             counts.note("profile")
         for post_id, body in user.posts.items():
             reply = await self.call(conn, "GET", f"/posts/{post_id}")
             expected = 404 if body is None else 200
-            if reply is not None and (reply.status != expected or (body and reply.json()["body"] != body)):  # type: ignore[index]
+            if reply is not None and (reply.status != expected or (body and reply.json()["body"] != body)):
                 counts.lost_writes += 1
                 counts.note("post")
         live = sorted(user.live_posts(), key=lambda p: p.split("-", 1)[1], reverse=True)[:100]
         reply = await self.call(conn, "GET", f"/users/{user.id}/posts?limit=100")
-        if reply is not None and [p["id"] for p in reply.json()["posts"]] != live:  # type: ignore[index]
+        if reply is not None and [p["id"] for p in reply.json()["posts"]] != live:
             counts.lost_writes += 1
             counts.note("timeline")
         # No API lists follows: an existing one unfollows (204) and is followed again, a removed one is 404.
