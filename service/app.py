@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import aws, telemetry
 from service.cache import Cache, LocalMarkers, connect
+from service.cache_control import CacheControl
 from service.config import ConfigError, Settings
 from service.context import RequestContext
 from service.db import READER, WRITER, Database
@@ -588,7 +589,12 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=Api(services).routes(),
-        middleware=[*telemetry.middleware(), Middleware(ResponseHeaders, served_by=settings.instance_id)],
+        middleware=[
+            *telemetry.middleware(),
+            # Outside ResponseHeaders, so the 500 it makes of an unhandled error is marked no-store too.
+            Middleware(CacheControl, max_age=settings.public_read_max_age_seconds),
+            Middleware(ResponseHeaders, served_by=settings.instance_id),
+        ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
