@@ -11,11 +11,16 @@ from constructs_lib.acknowledge import acknowledge
 from constructs_lib.checkov import skip_check
 
 STATIC_PATH = "/static/*"
+# The longest CloudFront keeps an API response, whatever max-age the origin sends
+# (the service refuses PUBLIC_READ_MAX_AGE_SECONDS above it).
+API_MAX_TTL = cdk.Duration.seconds(60)
 
 
 class SiteDistribution(Construct):
-    """A CloudFront distribution for the site: dynamic requests to `origin` uncached with
-    every header, cookie and query string forwarded; `/static/*` from a private bucket
+    """A CloudFront distribution for the site: dynamic requests to `origin` with every header,
+    cookie and query string forwarded, cached only when the origin marks a response public
+    (default TTL 0, at most `API_MAX_TTL`), keyed on the path, every query string and the
+    `session_cookie`, so a request with a session never shares an entry; `/static/*` from a private bucket
     through origin access control, cached; a WAF web ACL; standard logs to `log_bucket`;
     security headers (HSTS, nosniff, frame-deny, referrer policy) on every response;
     HTTP redirected to HTTPS; TLS 1.2+ for viewers when a certificate is given. An origin
@@ -31,12 +36,26 @@ class SiteDistribution(Construct):
         static_bucket: s3.IBucket,
         web_acl_arn: str,
         log_bucket: s3.IBucket,
+        session_cookie: str,
         domain_name: str | None = None,
         certificate_arn: str | None = None,
         price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
         plain_http_origin_reason: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Only what the origin marks public is cached (signed-out public reads, Cache-Control
+        # public, max-age=N); everything it marks no-store, or leaves unmarked, goes to the origin.
+        api_cache = cloudfront.CachePolicy(
+            self,
+            "ApiCache",
+            comment="API: cache what the origin marks public, keyed per session cookie",
+            min_ttl=cdk.Duration.seconds(0),
+            default_ttl=cdk.Duration.seconds(0),
+            max_ttl=API_MAX_TTL,
+            cookie_behavior=cloudfront.CacheCookieBehavior.allow_list(session_cookie),
+            header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
+        )
         headers = cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
@@ -64,7 +83,7 @@ class SiteDistribution(Construct):
                 origin=origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
-                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                cache_policy=api_cache,
                 origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                 response_headers_policy=headers,
             ),

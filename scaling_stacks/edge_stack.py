@@ -15,6 +15,9 @@ from scaling_stacks.stack_props import StackProps
 
 # CloudFront only accepts web ACLs (and certificates) from this region.
 CLOUDFRONT_REGION = "us-east-1"
+# The service's session cookie (service/sessions.py COOKIE, which the CDK app does not import:
+# it needs the service's drivers); tests check the two agree.
+SESSION_COOKIE = "sid"
 
 
 class EdgeWafStack(cdk.Stack):
@@ -54,6 +57,7 @@ class EdgeStack(cdk.Stack):
             static_bucket=self.static,
             web_acl_arn=web_acl_arn,
             log_bucket=network.logs,
+            session_cookie=SESSION_COOKIE,
             domain_name=config.domain_name,
             certificate_arn=config.cloudfront_certificate_arn,
             plain_http_origin_reason=origin_plain_http_reason,

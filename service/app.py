@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service import aws, context, openapi, telemetry, validation
 from service.body_limit import BodyLimit
 from service.cache import Cache, LocalMarkers, connect
+from service.cache_control import CacheControl
 from service.config import ConfigError, Settings
 from service.context import RequestContext
 from service.db import READER, WRITER, Database
@@ -609,6 +610,8 @@ def create_app(settings: Settings) -> Starlette:
         routes=Api(services).routes(),
         middleware=[
             *telemetry.middleware(),
+            # Outside ResponseHeaders, so the 500 it makes of an unhandled error is marked no-store too.
+            Middleware(CacheControl, max_age=settings.public_read_max_age_seconds),
             Middleware(ResponseHeaders, served_by=settings.instance_id),
             Middleware(BodyLimit),
         ],

@@ -15,6 +15,9 @@ from typing import Any
 from service import shardmap
 
 ROLES = ("all", "users", "posts")
+# CloudFront's API behaviour keeps a response at most this long (constructs_lib/cdn.py), whatever
+# max-age the service sends.
+PUBLIC_READ_MAX_AGE_LIMIT_SECONDS = 60
 
 
 class ConfigError(ValueError):
@@ -69,6 +72,8 @@ class Settings:
     cache_ttl_seconds: int = 300
     feed_cache_ttl_seconds: int = 30
     read_your_writes_seconds: int = 5
+    # How long CloudFront and browsers may keep a public read to a signed-out visitor; 0: never.
+    public_read_max_age_seconds: int = 5
     session_ttl_seconds: int = 7 * 24 * 3600
     migrate_on_start: bool = True
     # Mark the session cookie Secure whatever the request says (set behind CloudFront).
@@ -153,6 +158,9 @@ class Settings:
             cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 300),
             feed_cache_ttl_seconds=_int(env, "FEED_CACHE_TTL_SECONDS", 30),
             read_your_writes_seconds=_int(env, "READ_YOUR_WRITES_SECONDS", 5),
+            public_read_max_age_seconds=_bounded_int(
+                env, "PUBLIC_READ_MAX_AGE_SECONDS", 5, 0, PUBLIC_READ_MAX_AGE_LIMIT_SECONDS
+            ),
             session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 7 * 24 * 3600),
             migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
             session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),
@@ -186,6 +194,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer") from None
+
+
+def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _int(env, name, default)
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be an integer from {low} to {high}")
+    return value
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, *, low: float = 0.1, high: float = 300) -> float:

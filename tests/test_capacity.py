@@ -13,7 +13,7 @@ import pytest
 from scaling_stacks.assembly import ROOT
 from tests.stage_cache import ALL_STAGES, StageCache
 from tools.capacity.__main__ import main as capacity_main
-from tools.capacity.model import PRIMER_READS, PRIMER_WRITES, Limits, Load, Measured, stage_capacity
+from tools.capacity.model import PRIMER_READS, PRIMER_WRITES, CapacityError, Limits, Load, Measured, stage_capacity
 from tools.capacity.plan import all_stage_configs, capacities, config_for, first_serving, sizings
 
 DOCS = ROOT / "docs"
@@ -29,14 +29,41 @@ def limits() -> Limits:
     return Limits.load()
 
 
-def test_each_stage_sustains_more_than_the_one_below_from_stage_1(measured: Measured, limits: Limits) -> None:
+def test_each_stage_sustains_more_than_the_one_below(measured: Measured, limits: Limits) -> None:
     stages = capacities(all_stage_configs(), measured, limits)
     reads = [s.max_load.reads_per_s for s in stages]
     assert [s.stage for s in stages] == list(ALL_STAGES)
-    assert all(a < b for a, b in itertools.pairwise(reads[1:])), reads
-    # Stage 1 adds CloudFront, whose API behaviour does not cache: the same database limits both.
-    assert reads[0] == reads[1]
+    assert all(a < b for a, b in itertools.pairwise(reads)), reads
+    # Stage 1's only gain is the reads CloudFront answers: the same database runs out first at both.
     assert stages[0].bottleneck.name == stages[1].bottleneck.name == "database CPU (writer)"
+    assert [s.cdn_offload for s in stages] == [0.0] + [limits.cdn_offload()] * 6
+    assert 0 < limits.cdn_offload() < 1
+    # Writes all reach the origin, so the gain is a little under the offloaded share's.
+    assert reads[0] < reads[1] <= reads[0] / (1 - limits.cdn_offload())
+
+
+def _with(limits: Limits, **values: float) -> Limits:
+    return Limits({**limits.data, **{key: {**limits.data[key], "value": v} for key, v in values.items()}})
+
+
+def test_the_cdn_offload_follows_its_assumptions(measured: Measured, limits: Limits) -> None:
+    one = config_for(1)
+    base = stage_capacity(one, measured, limits).max_load.reads_per_s
+    # Nothing public read by signed-out visitors: stage 1 holds exactly what stage 0 does.
+    none = _with(limits, cdn_public_read_share=0.0)
+    assert (
+        stage_capacity(one, measured, none).max_load.reads_per_s
+        == stage_capacity(config_for(0), measured, none).max_load.reads_per_s
+    )
+    warmer = _with(limits, cdn_public_read_hit_ratio=0.9)
+    assert stage_capacity(one, measured, warmer).max_load.reads_per_s > base
+    # Stage 0 has no CloudFront: the assumption does not reach it.
+    assert stage_capacity(config_for(0), measured, warmer).cdn_offload == 0.0
+    # Writes and CloudFront's own quota see every request.
+    cdn = next(r for r in stage_capacity(one, measured, warmer).resources if r.name.startswith("CloudFront"))
+    assert (cdn.per_read, cdn.per_write) == (1, 1)
+    with pytest.raises(CapacityError, match="CDN offload"):
+        stage_capacity(one, measured, _with(limits, cdn_public_read_share=1.0, cdn_public_read_hit_ratio=1.0))
 
 
 def test_the_top_stage_reaches_the_primers_load(measured: Measured, limits: Limits) -> None:
@@ -92,6 +119,7 @@ def test_capacity_json_holds_the_stages_in_order_with_rising_capacity_and_cost()
     assert [row["stage"] for row in rows] == list(ALL_STAGES)
     assert all(set(row) == keys and row["bottleneck"] for row in rows)
     assert all(math.isfinite(row["usd_per_million_requests"]) and row["usd_per_million_requests"] > 0 for row in rows)
+    assert all(a["max_reads_per_s"] < b["max_reads_per_s"] for a, b in itertools.pairwise(rows))
     assert all(a["monthly_usd"] <= b["monthly_usd"] for a, b in itertools.pairwise(rows))
     assert rows[0]["monthly_usd"] <= 150
     assert rows[-1]["max_reads_per_s"] >= 40_000 and rows[-1]["max_writes_per_s"] >= 400

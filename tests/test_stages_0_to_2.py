@@ -6,8 +6,11 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk import aws_cloudfront as cloudfront
 
 from scaling_stacks.assembly import SynthesizedStage
+from service.config import PUBLIC_READ_MAX_AGE_LIMIT_SECONDS
+from service.sessions import COOKIE
 from tests.stage_cache import StageCache, props, resources
 
 
@@ -74,6 +77,31 @@ def test_stage_1_puts_cloudfront_waf_and_a_private_bucket_in_front_of_the_box(st
     security = headers["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
     assert only(resources(stage, "AWS::EC2::Instance"))
+
+
+@pytest.mark.parametrize("stage_number", range(1, 7))
+def test_the_api_behaviour_caches_only_what_the_origin_marks_public_and_keys_on_the_session(
+    stages: StageCache, stage_number: int
+) -> None:
+    stage = stages[stage_number]
+    behaviour = props(only(resources(stage, "AWS::CloudFront::Distribution")))["DistributionConfig"][
+        "DefaultCacheBehavior"
+    ]
+    policies = resources(stage, "AWS::CloudFront::CachePolicy")
+    policy = next(p for key, p in policies.items() if key.endswith("/" + behaviour["CachePolicyId"]["Ref"]))
+    config = props(policy)["CachePolicyConfig"]
+    # Default TTL 0: a response the origin leaves unmarked (or marks no-store) is never kept.
+    assert (config["MinTTL"], config["DefaultTTL"]) == (0, 0)
+    assert config["MaxTTL"] == PUBLIC_READ_MAX_AGE_LIMIT_SECONDS
+    key = config["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["CookiesConfig"] == {"CookieBehavior": "whitelist", "Cookies": [COOKIE]}
+    assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "all"}
+    # The origin still gets every viewer header, cookie and query string.
+    assert (
+        behaviour["OriginRequestPolicyId"]
+        == cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER.origin_request_policy_id
+    )
 
 
 def test_buckets_are_private_encrypted_tls_only_and_retained(stages: StageCache) -> None:

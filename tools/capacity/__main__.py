@@ -15,7 +15,6 @@ from tools.capacity.model import CapacityError, Limits, Load, Measured
 from tools.capacity.plan import (
     all_stage_configs,
     capacities,
-    elastic_fill,
     first_serving,
     monthly_estimate,
     profile_at,
@@ -82,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         prices = PriceTable.load()
         with tempfile.TemporaryDirectory(prefix="capacity-synth-") as scratch:
             synthesized = synth_stage(chosen.stage, Path(scratch), _context(args.context))
-            result = monthly_estimate(synthesized, prices, profile_at(load, elastic_fill(load, chosen)))
+            result = monthly_estimate(synthesized, prices, profile_at(load, chosen))
         total = result.total()
         print(
             f"  monthly cost: ${total:,.0f} (fixed ${result.total('fixed'):,.0f} + variable "

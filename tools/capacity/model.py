@@ -9,7 +9,7 @@ import inspect
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,8 @@ class StageCapacity:
     stage: int
     resources: tuple[Resource, ...]
     mix: Load
+    # Share of reads CloudFront answers from its cache, which reach no resource behind it.
+    cdn_offload: float = 0.0
 
     @property
     def factor(self) -> float:
@@ -86,6 +88,10 @@ class StageCapacity:
 
     def serves(self, load: Load) -> bool:
         return all(r.headroom(load) >= 1 for r in self.resources)
+
+    def at(self, mix: Load) -> StageCapacity:
+        """The same stage, its capacity quoted at another read/write mix."""
+        return replace(self, mix=mix)
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,11 @@ class Limits:
 
     def value(self, key: str) -> float:
         return float(self.data[key]["value"])
+
+    def cdn_offload(self) -> float:
+        """Share of all API reads CloudFront answers without the origin: the signed-out public reads
+        (the only responses the service marks public) that repeat within their max-age at an edge."""
+        return self.value("cdn_public_read_share") * self.value("cdn_public_read_hit_ratio")
 
     def _spec(self, table: str, group: str, name: str) -> Mapping[str, Any]:
         try:
@@ -332,6 +343,13 @@ def stage_capacity(
     resources += _database(config, measured, limits, hits)
     if config.has_cache:
         resources += _cache(config, measured, limits, hits)
+    offload = 0.0
     if config.has_edge:
+        offload = limits.cdn_offload()
+        if not 0 <= offload < 1:
+            raise CapacityError(f"CDN offload {offload!r} is not allowed; expected a number from 0 to below 1")
+        # Reads CloudFront answers reach nothing behind it; the average read's origin costs are taken
+        # for them, which overstates the saving a little (timelines and posts cost less than feeds).
+        resources = [replace(r, per_read=r.per_read * (1 - offload)) for r in resources]
         resources.append(Resource("CloudFront requests (quota)", limits.value("cloudfront_requests_per_second"), 1, 1))
-    return StageCapacity(config.stage, tuple(resources), mix or Load(PRIMER_READS, PRIMER_WRITES))
+    return StageCapacity(config.stage, tuple(resources), mix or Load(PRIMER_READS, PRIMER_WRITES), offload)

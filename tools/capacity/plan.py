@@ -45,7 +45,7 @@ def all_stage_configs(context: Mapping[str, Any] | None = None) -> list[StageCon
 
 def first_serving(load: Load, stages: Sequence[StageCapacity]) -> StageCapacity | None:
     """The lowest stage whose every resource holds `load`."""
-    per_load = [StageCapacity(s.stage, s.resources, load) for s in stages]
+    per_load = [s.at(load) for s in stages]
     return next((s for s in per_load if s.serves(load)), None)
 
 
@@ -67,8 +67,14 @@ def elastic_fill(load: Load, capacity: StageCapacity) -> float:
     return min(1.0, (first.needed - first.least) / (first.most - first.least))
 
 
-def profile_at(load: Load, fill: float) -> TrafficProfile:
-    return TrafficProfile(reads_per_second=load.reads_per_s, writes_per_second=load.writes_per_s, elastic_fill=fill)
+def profile_at(load: Load, capacity: StageCapacity) -> TrafficProfile:
+    """The cost estimate's traffic for `load` on the stage `capacity` describes."""
+    return TrafficProfile(
+        reads_per_second=load.reads_per_s,
+        writes_per_second=load.writes_per_s,
+        elastic_fill=elastic_fill(load, capacity),
+        cdn_cache_hit_ratio=capacity.cdn_offload,
+    )
 
 
 def monthly_estimate(stage: SynthesizedStage, prices: PriceTable, profile: TrafficProfile) -> Estimate:

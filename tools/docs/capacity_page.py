@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scaling_stacks.assembly import SynthesizedStage
+from service.config import Settings
 from tools.capacity.model import PRIMER_READS, PRIMER_WRITES, Limits, Load, Measured, StageCapacity, stage_capacity
-from tools.capacity.plan import elastic_fill, monthly_estimate, profile_at, usd_per_million
+from tools.capacity.plan import monthly_estimate, profile_at, usd_per_million
 from tools.docs.costs import PriceTable, TrafficProfile
 
 PRIMER = Load(PRIMER_READS, PRIMER_WRITES)
@@ -29,12 +30,12 @@ class StageLoad:
 
 def capacity_profile(capacity: StageCapacity) -> TrafficProfile:
     """The traffic profile a stage page prices: the stage at the load it sustains."""
-    return profile_at(capacity.max_load, elastic_fill(capacity.max_load, capacity))
+    return profile_at(capacity.max_load, capacity)
 
 
 def reference_profile(capacity: StageCapacity) -> TrafficProfile | None:
     """The primer's load, for a stage that sustains it."""
-    return profile_at(PRIMER, elastic_fill(PRIMER, capacity)) if capacity.serves(PRIMER) else None
+    return profile_at(PRIMER, capacity) if capacity.serves(PRIMER) else None
 
 
 def stage_capacities(stages: Sequence[SynthesizedStage]) -> list[StageCapacity]:
@@ -48,7 +49,7 @@ def stage_loads(stages: Sequence[SynthesizedStage], prices: PriceTable) -> list[
     for stage, capacity in zip(stages, stage_capacities(stages), strict=True):
         at_capacity = monthly_estimate(stage, prices, capacity_profile(capacity)).total()
         start = previous if previous.reads_per_s < capacity.max_load.reads_per_s else Load(0.0, 0.0)
-        at_start = monthly_estimate(stage, prices, profile_at(start, elastic_fill(start, capacity))).total()
+        at_start = monthly_estimate(stage, prices, profile_at(start, capacity)).total()
         loads.append(StageLoad(stage, capacity, at_capacity, at_start, start))
         previous = capacity.max_load
     return loads
@@ -71,6 +72,7 @@ def capacity_json(loads: Sequence[StageLoad], prices: PriceTable) -> str:
 
 def capacity_page(loads: Sequence[StageLoad], prices: PriceTable, generated: str) -> str:
     measured, limits = Measured.load().data, Limits.load().data
+    offload, max_age = Limits.load().cdn_offload(), Settings.public_read_max_age_seconds
     lines = [
         "# What each stage serves and what it costs",
         "",
@@ -123,11 +125,17 @@ def capacity_page(loads: Sequence[StageLoad], prices: PriceTable, generated: str
         "reader, at the measured hit ratio. Stage 5 and 6 paths the bench does not run (DynamoDB posts, SQS "
         "events, the posts service's call to the users service) add the client CPU of those calls, measured "
         "separately (`limits.json`).",
-        "- CloudFront's API behaviour does not cache (CachingDisabled): every API request reaches the origin.",
+        f"- From stage 1 CloudFront answers {offload:.0%} of reads from its cache (an assumption, "
+        "`limits.json`: the share of reads that are signed-out public reads times their edge hit ratio). The "
+        "service marks only a signed-out visitor's profile, timeline or post "
+        f"`Cache-Control: public, max-age={max_age}` (`PUBLIC_READ_MAX_AGE_SECONDS`); "
+        "the API behaviour caches nothing else (default TTL 0) and keys on the session cookie. Every write, feed "
+        "and signed-in read reaches the origin.",
         "- Database connections: the fleet that grows with the load (its worker processes x DB_POOL_SIZE) against "
         "the writer's max_connections; fleets that stay at their minimum are left out.",
-        "- Stage 1 adds CloudFront, WAF and static assets on S3 but no API capacity: the same db.t4g.micro runs out "
-        "first at stages 0 and 1 (a bigger class at stage 1 would reboot the single-AZ database during the upgrade).",
+        "- Stage 1 adds CloudFront, WAF and static assets on S3, and no origin capacity: the same db.t4g.micro runs "
+        "out first at stages 0 and 1 (a bigger class at stage 1 would reboot the single-AZ database during the "
+        "upgrade); stage 1 sustains more reads only by the share CloudFront answers.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -30,7 +30,8 @@ class TrafficProfile:
     writes_per_second: float = 400
     write_kb: float = 1.0
     read_response_kb: float = 1.0
-    # The API behaviour of the distribution uses CachingDisabled: every API read reaches the origin.
+    # Share of API reads CloudFront answers from its cache (only what the service marks public); the
+    # capacity model passes its assumption (tools/capacity/limits.json), the primer's reference none.
     cdn_cache_hit_ratio: float = 0.0
     requests_per_connection: float = 100
     elastic_fill: float = 0.5
