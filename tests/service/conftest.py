@@ -211,6 +211,21 @@ def cache_env(run_id: str) -> dict[str, str]:
     }
 
 
+def replicated_env(replication: Replication, database: str, instance: str, cache_prefix: str) -> dict[str, str]:
+    """A stage-3 instance over the test-started primary and its replica, with a 30 s read-your-writes window."""
+    return {
+        "APP_STAGE": "3",
+        "INSTANCE_ID": instance,
+        "DB_WRITER_HOST": "127.0.0.1",
+        "DB_PORT": str(replication.primary_port),
+        "DB_USER": "root",
+        "DB_NAME": database,
+        "DB_READER_HOST": f"127.0.0.1:{replication.replica_port}",
+        **cache_env(cache_prefix),
+        "READ_YOUR_WRITES_SECONDS": "30",
+    }
+
+
 @pytest.fixture(scope="session")
 def stage0(start_service: Any, run_id: str) -> Service:
     env = base_env(run_id, "s0")

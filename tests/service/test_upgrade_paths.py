@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from service.ids import new_ulid
-from tests.service.conftest import PASSWORD, Replication, base_env, cache_env, sql
+from tests.service.conftest import PASSWORD, Replication, base_env, cache_env, replicated_env, sql
 
 
 def test_sessions_issued_at_stage_2_stay_valid_at_stage_3(start_service: Any, run_id: str) -> None:
@@ -59,19 +59,7 @@ def test_a_new_user_reads_their_sign_up_profile_and_follows_despite_a_lagging_re
     replication: Replication, start_service: Any, run_id: str
 ) -> None:
     name = "app_ryw_signup"
-    service = start_service(
-        {
-            "APP_STAGE": "3",
-            "INSTANCE_ID": "ryw",
-            "DB_WRITER_HOST": "127.0.0.1",
-            "DB_PORT": str(replication.primary_port),
-            "DB_USER": "root",
-            "DB_NAME": name,
-            "DB_READER_HOST": f"127.0.0.1:{replication.replica_port}",
-            **cache_env(f"{run_id}_rywsu"),
-            "READ_YOUR_WRITES_SECONDS": "30",
-        }
-    )
+    service = start_service(replicated_env(replication, name, "ryw", f"{run_id}_rywsu"))
     author = service.signed_in_user("ryw_author")
     aid = author.user_id  # type: ignore[attr-defined]
     sql(
