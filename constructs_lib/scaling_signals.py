@@ -1,25 +1,46 @@
 """When a stage runs out of room: the metrics that say so, their thresholds (in one place), and
 the words an alarm uses to name the next stage and why it helps.
 
-The thresholds are rules of thumb until the capacity model (tools/capacity, `make capacity`)
-measures the stage's limits: CPU at 70% for 15 minutes leaves room for a spike and for a roll
-that takes a host out; gp3 volumes give 3,000 IOPS at baseline; replica lag past the service's
-read-your-writes window (READ_YOUR_WRITES_SECONDS, 5 s) shows other users stale reads; a cache
-that evicts steadily is too small for the hot set. Replace a constant here when the model
-gives a measured one; every alarm and dashboard section reads it from here."""
+The thresholds come from the capacity model's data (tools/capacity/limits.json, which gives
+each figure its source and date), so an alarm fires where `make capacity` says the stage stops
+sustaining its load: CPU at the model's utilization target for 15 minutes (room for a spike and
+for a roll that takes a host out); the database's connections at that share of MySQL's default
+max_connections on the stage 0-1 class (a larger db_instance_type raises the real limit);
+I/O against gp3's baseline IOPS. Replica lag past the service's read-your-writes window
+(READ_YOUR_WRITES_SECONDS, 5 s) shows other users stale reads, and a cache that evicts
+steadily is too small for the hot set: those two are the service's own rules, not the model's."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-CPU_PERCENT = 70
-# About 70% of MySQL's default max_connections on db.t4g.micro (1 GiB: about 80), the
-# stage 0-1 default class; a larger db_instance_type raises the real limit.
-SINGLE_BOX_DB_CONNECTIONS = 55
-GP3_BASELINE_IOPS = 3000
+CAPACITY_LIMITS = Path(__file__).resolve().parent.parent / "tools" / "capacity" / "limits.json"
+SINGLE_BOX_DB_CLASS = "t4g.micro"
+
+
+def _limit(limits: Mapping[str, Any], key: str) -> float:
+    return float(limits[key]["value"])
+
+
+def _single_box_db_connections(limits: Mapping[str, Any]) -> int:
+    """MySQL's default max_connections ({DBInstanceClassMemory/12582880}) on the stage 0-1 class, at the target."""
+    memory = limits["rds_classes"]["classes"][SINGLE_BOX_DB_CLASS]["memory_gib"] * 2**30
+    usable = memory * _limit(limits, "rds_instance_class_memory_share")
+    max_connections = usable // _limit(limits, "rds_max_connections_bytes_per_connection")
+    return int(max_connections * _limit(limits, "utilization_target"))
+
+
+_LIMITS = json.loads(CAPACITY_LIMITS.read_text())
+CPU_PERCENT = round(_limit(_LIMITS, "utilization_target") * 100)
+SINGLE_BOX_DB_CONNECTIONS = _single_box_db_connections(_LIMITS)
+GP3_BASELINE_IOPS = int(_limit(_LIMITS, "rds_gp3_baseline_iops"))
 DB_IOPS = int(GP3_BASELINE_IOPS * 0.8)
 REPLICA_LAG_SECONDS = 5
 EVICTIONS_PER_5_MINUTES = 100

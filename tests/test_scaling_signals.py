@@ -8,9 +8,11 @@ import re
 
 import pytest
 
+from constructs_lib import scaling_signals
 from constructs_lib.scaling_signals import CPU_PERCENT
 from scaling_stacks.config import MAX_STAGE, STAGE_NAMES
 from tests.stage_cache import ALL_STAGES, StageCache, props, resources
+from tools.capacity.model import Limits
 
 _NEXT = re.compile(r"^Time for stage (\d) \(([^)]+)\): (.+) has been at or above ([\d.]+) for 15 minutes\. (.{20,})$")
 
@@ -64,3 +66,11 @@ def test_the_dashboard_has_a_section_naming_the_next_stage(stages: StageCache, s
     body = json.dumps(props(dashboard)["DashboardBody"])
     assert f"When to move up: stage {stage + 1} ({STAGE_NAMES[stage + 1]})" in body
     assert f"Time for stage {stage + 1}" in body and f"{CPU_PERCENT}" in body
+
+
+def test_thresholds_are_the_capacity_models_own_limits() -> None:
+    limits = Limits.load()
+    target = limits.value("utilization_target")
+    assert round(target * 100) == scaling_signals.CPU_PERCENT
+    assert int(limits.max_connections("t4g.micro") * target) == scaling_signals.SINGLE_BOX_DB_CONNECTIONS
+    assert limits.value("rds_gp3_baseline_iops") == scaling_signals.GP3_BASELINE_IOPS
