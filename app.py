@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import sys
 
-import aws_cdk as cdk
-
+from scaling_stacks.cdk_app import new_app
 from scaling_stacks.config import ConfigError, build_config
 
 
 def main() -> int:
-    app = cdk.App()
+    app = new_app()
     try:
         config = build_config(app.node.try_get_context, os.environ)
     except ConfigError as error:

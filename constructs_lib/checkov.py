@@ -7,7 +7,6 @@ every skip with its reason. Like `acknowledge` for cdk-nag: skip only what does 
 from __future__ import annotations
 
 import aws_cdk as cdk
-import jsii
 from constructs import IConstruct
 
 SECRET_KEY_REASON = (
@@ -51,14 +50,14 @@ CDK_PROVIDER_SKIPS = {
 }
 
 
-@jsii.implements(cdk.IAspect)
-class SkipChecksOnCdkProviders:
-    """Skips the Lambda checks above on CDK's generated provider functions, which no
-    construct here creates directly (and so cannot carry the skip itself)."""
-
-    def visit(self, node: IConstruct) -> None:
+def skip_checks_on_cdk_providers(scope: IConstruct) -> None:
+    """Skip the Lambda checks above on CDK's generated provider functions (and their log
+    groups) under `scope`, which no construct here creates directly and so cannot carry the
+    skip itself. Call it once the stacks are built. One walk in Python rather than an aspect:
+    an aspect calls back into Python for every construct, which costs each synth half a second."""
+    for node in scope.node.find_all():
         if not isinstance(node, cdk.CfnResource) or not any(m in node.node.path for m in CDK_PROVIDER_MARKERS):
-            return
+            continue
         if node.cfn_resource_type == "AWS::Lambda::Function":
             for check_id, reason in CDK_PROVIDER_SKIPS.items():
                 skip_check(node, check_id, reason)

@@ -115,14 +115,9 @@ class HardenedMysql(Construct):
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
         )
         if mysql_version == ENGINE_VERSIONS[mysql_version].mysql_full_version:
-            acknowledge(
-                self.instance,
-                "CloudFormation-Validate::E9006",
-                f"EngineVersion {mysql_version!r} names a major version on purpose: RDS picks that major's "
-                "current minor version and upgrades minors itself (AutoMinorVersionUpgrade); the "
-                "schema lists only full versions.",
-            )
-            # cfn-lint reads the same enumeration (E3691); this resource alone is exempt from it.
+            # EngineVersion names a major version on purpose: RDS picks that major's current minor
+            # and upgrades minors itself (AutoMinorVersionUpgrade). cfn-lint's enumeration (E3691)
+            # lists only full versions; this resource alone is exempt from it.
             cfn_instance = self.instance.node.default_child
             assert isinstance(cfn_instance, rds.CfnDBInstance)
             cfn_instance.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3691"]}})

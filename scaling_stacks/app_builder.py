@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from constructs_lib.checkov import SkipChecksOnCdkProviders
+from constructs_lib.checkov import skip_checks_on_cdk_providers
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
 from scaling_stacks.compute_stack import ComputeStack
@@ -91,5 +91,5 @@ def build_app(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         cdk.Tags.of(stack).add("app", prefix)
         cdk.Tags.of(stack).add("layer", layer)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    cdk.Aspects.of(app).add(SkipChecksOnCdkProviders())
+    skip_checks_on_cdk_providers(app)
     return stacks

@@ -14,6 +14,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from scaling_stacks.app_builder import build_app
+from scaling_stacks.cdk_app import new_app
 from scaling_stacks.config import StageConfig, build_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def stage_app(stage: int, outdir: Path, extra_context: Mapping[str, Any] | None 
     context = project_context()
     context["stage"] = stage
     context.update(extra_context or {})
-    app = cdk.App(outdir=str(outdir), context=context)
+    app = new_app(outdir=str(outdir), context=context)
     environ = {k: v for k, v in os.environ.items() if k not in _CLI_ENVIRONMENT}
     config = build_config(app.node.try_get_context, environ)
     build_app(app, config)

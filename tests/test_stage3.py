@@ -12,6 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs_lib.cache import ReplicatedCache
 from constructs_lib.database import HardenedMysql, ReadReplicas
 from scaling_stacks.assembly import project_context
+from scaling_stacks.cdk_app import new_app
 from scaling_stacks.config import ConfigError, build_config
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
@@ -112,7 +113,7 @@ def test_replica_counts_rds_does_not_allow_are_rejected(count: str) -> None:
 
 def test_adding_replicas_keeps_the_existing_ones(stages: StageCache) -> None:
     """Only the network and data stacks, without cdk-nag: enough to see the logical IDs, and fast."""
-    app = cdk.App(context={**project_context(), "stage": 3, "read_replicas": 4})
+    app = new_app(context={**project_context(), "stage": 3, "read_replicas": 4})
     config = build_config(app.node.try_get_context, {})
     env = cdk.Environment(account=config.account, region=config.region)
     network = NetworkStack(app, "scaling-network", config=config, env=env)
