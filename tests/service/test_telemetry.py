@@ -32,7 +32,8 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 @pytest.fixture(scope="module")
 def traced(spans: InMemorySpanExporter, start_service: Any, run_id: str) -> Service:
-    env = base_env(run_id, "otel", APP_STAGE="4", **cache_env(run_id))
+    # Its own cache prefix: another database's user with the same id must not be a cache hit here.
+    env = base_env(run_id, "otel", APP_STAGE="4", **cache_env(f"{run_id}_otel"))
     return start_service(env, [env["DB_NAME"]])
 
 
