@@ -211,8 +211,8 @@ def cache_env(run_id: str) -> dict[str, str]:
     }
 
 
-def replicated_env(replication: Replication, database: str, instance: str, cache_prefix: str) -> dict[str, str]:
-    """A stage-3 instance over the test-started primary and its replica, with a 30 s read-your-writes window."""
+def replicated_env(replication: Replication, database: str, instance: str, **extra: str) -> dict[str, str]:
+    """A stage-3 instance over the test-started primary and its replica, with `extra` settings."""
     return {
         "APP_STAGE": "3",
         "INSTANCE_ID": instance,
@@ -221,8 +221,7 @@ def replicated_env(replication: Replication, database: str, instance: str, cache
         "DB_USER": "root",
         "DB_NAME": database,
         "DB_READER_HOST": f"127.0.0.1:{replication.replica_port}",
-        **cache_env(cache_prefix),
-        "READ_YOUR_WRITES_SECONDS": "30",
+        **extra,
     }
 
 

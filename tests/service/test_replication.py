@@ -9,22 +9,7 @@ import pytest
 import redis
 
 from service.ids import new_ulid
-from tests.service.conftest import REDIS_PORT, Replication, Service, cache_env, sql
-
-
-def _replicated_service(replication: Replication, start_service: Any, name: str, extra: dict[str, str]) -> Service:
-    return start_service(  # type: ignore[no-any-return]
-        {
-            "APP_STAGE": "3",
-            "INSTANCE_ID": "rw",
-            "DB_WRITER_HOST": "127.0.0.1",
-            "DB_PORT": str(replication.primary_port),
-            "DB_USER": "root",
-            "DB_NAME": name,
-            "DB_READER_HOST": f"127.0.0.1:{replication.replica_port}",
-            **extra,
-        }
-    )
+from tests.service.conftest import REDIS_PORT, Replication, cache_env, replicated_env, sql
 
 
 @pytest.mark.parametrize("markers", ["redis", "in-process"])
@@ -37,7 +22,7 @@ def test_reads_go_to_the_replica_but_a_writer_reads_its_own_writes(
     """With either recent-writer marker store: Redis (with the cache) or the process's own (without)."""
     name = f"app_rw_{markers.replace('-', '_')}"
     cache = cache_env(f"{run_id}_{name}") if markers == "redis" else {}
-    service = _replicated_service(replication, start_service, name, {**cache, "READ_YOUR_WRITES_SECONDS": "30"})
+    service = start_service(replicated_env(replication, name, "rw", **cache, READ_YOUR_WRITES_SECONDS="30"))
     writer = service.signed_in_user("writer")
     writer_id = writer.user_id  # type: ignore[attr-defined]
     bystander = service.signed_in_user("bystander")
@@ -94,11 +79,10 @@ def test_a_page_read_from_a_lagging_replica_is_cached_no_longer_than_read_your_w
     writer's page comes from the replica without its new post, and is kept only that long."""
     name = "app_lag"
     prefix = f"{run_id}_lag:"
-    service = _replicated_service(
-        replication,
-        start_service,
-        name,
-        {**cache_env(prefix[:-1]), "READ_YOUR_WRITES_SECONDS": "1", "CACHE_TTL_SECONDS": "300"},
+    service = start_service(
+        replicated_env(
+            replication, name, "rw", **cache_env(prefix[:-1]), READ_YOUR_WRITES_SECONDS="1", CACHE_TTL_SECONDS="300"
+        )
     )
     writer = service.signed_in_user("lagging_writer")
     bystander = service.signed_in_user("lag_bystander")

@@ -59,7 +59,9 @@ def test_a_new_user_reads_their_sign_up_profile_and_follows_despite_a_lagging_re
     replication: Replication, start_service: Any, run_id: str
 ) -> None:
     name = "app_ryw_signup"
-    service = start_service(replicated_env(replication, name, "ryw", f"{run_id}_rywsu"))
+    service = start_service(
+        replicated_env(replication, name, "ryw", **cache_env(f"{run_id}_rywsu"), READ_YOUR_WRITES_SECONDS="30")
+    )
     author = service.signed_in_user("ryw_author")
     aid = author.user_id  # type: ignore[attr-defined]
     sql(
