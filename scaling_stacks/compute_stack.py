@@ -26,7 +26,6 @@ from constructs_lib.telemetry import ServiceTelemetry
 from constructs_lib.tier import ServiceTier, SpotMix, spot_instance_types
 from constructs_lib.user_data import add_reverse_proxy, boot_script, install_service
 from constructs_lib.web_server import SingleWebServer
-from constructs_lib.wheelhouse import SERVICE_DIR as SERVICE_DIR
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
 from scaling_stacks.config import STAGE_NAMES, StageConfig

@@ -12,9 +12,10 @@ from constructs import Construct
 from constructs_lib.microservice import SERVICE_PORT, FargateMicroservice
 from constructs_lib.python_function import ASSET_EXCLUDES
 from constructs_lib.telemetry import ServiceTelemetry
+from constructs_lib.wheelhouse import SERVICE_DIR
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
-from scaling_stacks.compute_stack import SERVICE_DIR, ComputeStack
+from scaling_stacks.compute_stack import ComputeStack
 from scaling_stacks.config import StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
