@@ -45,6 +45,10 @@ $(WHEELHOUSE): $(VENV)/.installed service/requirements.txt service/constraints.t
 wheelhouse: $(WHEELHOUSE)
 
 install: $(VENV)/.installed node_modules/.installed $(WHEELHOUSE)
+	@# The single box's nginx runs for real in the tests (tests/service/test_box_tls.py).
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt-get install -y --no-install-recommends nginx >/dev/null \
+		|| { apt-get update >/dev/null && apt-get install -y --no-install-recommends nginx >/dev/null; } \
+		|| { echo "make install: the tests need nginx (Debian package nginx: apt-get install nginx)" >&2; exit 1; }
 
 synth: install
 	$(CDK) synth -q -c stage=$(STAGE)

@@ -68,6 +68,15 @@ def install_service(
     return user_data
 
 
+def add_exported_certificate(user_data: ec2.UserData, *, certificate_arn: str, domain_name: str) -> None:
+    """Make `user_data` (after `install_service`) serve the service over HTTPS with the ACM
+    certificate `certificate_arn`, exported onto the host (it must be an issued public
+    certificate with export enabled, covering `domain_name`), and redirect port 80's
+    viewers to https://`domain_name`; the boot fails unless the host then answers for
+    `domain_name` over TLS. The host's role needs acm:ExportCertificate on the certificate."""
+    user_data.add_commands(f"retry bash {SERVICE_HOME}/deploy/install_tls.sh {certificate_arn} {domain_name}")
+
+
 def add_reverse_proxy(
     user_data: ec2.UserData, *, upstream: str, resolver: str = VPC_RESOLVER, resolve_every_seconds: int = 10
 ) -> None:

@@ -24,7 +24,7 @@ from constructs_lib.observability import StageMonitoring
 from constructs_lib.service_bundle import service_bundle
 from constructs_lib.telemetry import ServiceTelemetry
 from constructs_lib.tier import ServiceTier, SpotMix, spot_instance_types
-from constructs_lib.user_data import add_reverse_proxy, boot_script, install_service
+from constructs_lib.user_data import add_exported_certificate, add_reverse_proxy, boot_script, install_service
 from constructs_lib.web_server import SingleWebServer
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
@@ -155,7 +155,7 @@ class ComputeStack(cdk.Stack):
             vpc=self._network.vpc,
             subnets=self._network.network.public_subnets,
             instance_type=config.box_instance_type,
-            user_data=self._service_user_data(),
+            user_data=self._box_user_data(),
             image_name=config.host_image,
             ingress=[] if config.has_dns else [(ec2.Peer.any_ipv4(), ec2.Port.tcp(port)) for port in public_ports],
         )
@@ -163,6 +163,10 @@ class ComputeStack(cdk.Stack):
             acknowledge(box.security_group, "AwsSolutions-EC23", BOX_PUBLIC_REASON)
             skip_check(box.security_group, "CKV_AWS_260", BOX_PUBLIC_REASON)
         self._wire_app_host(box, box.role)
+        if config.box_serves_tls:
+            box.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["acm:ExportCertificate"], resources=[config.certificate_arn])
+            )
         self.monitoring.monitor_instance_status(name="Box", instance_id=box.instance.instance_id)
         self.box = box
         cdk.CfnOutput(self, "BoxPublicIp", value=box.public_ip)
@@ -173,6 +177,17 @@ class ComputeStack(cdk.Stack):
                 cloudfront_only, targets=[elbv2_targets.InstanceTarget(box.instance, 80)], targets_id="BoxTargets"
             )
             box.connections.allow_from(site.load_balancer, ec2.Port.tcp(80), "the site load balancer to the box")
+
+    def _box_user_data(self) -> ec2.UserData:
+        """The service; with a certificate, HTTPS on the box itself too: at stage 0 it is the
+        public web server, and at 0->1 its stage-1 successor keeps the Elastic IP, and so the
+        viewers whose DNS still names it, until the DNS stack moves the record to CloudFront."""
+        user_data = self._service_user_data()
+        config = self._config
+        if config.box_serves_tls:
+            assert config.certificate_arn and config.domain_name
+            add_exported_certificate(user_data, certificate_arn=config.certificate_arn, domain_name=config.domain_name)
+        return user_data
 
     def _add_site_load_balancer(
         self,

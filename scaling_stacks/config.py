@@ -90,8 +90,10 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ContextKey(
         name="certificate_arn",
         default=None,
-        meaning="ACM certificate in the app's region for the site ALB (HTTPS to the origin from stage 1); "
-        "it must cover <label>-origin.<parent> of domain_name (www-origin.example.com), as *.example.com does.",
+        meaning="ACM certificate in the app's region. At stages 0-1 the single box serves it to viewers: "
+        "it must be a public certificate with export enabled, covering domain_name, which the box exports. "
+        "From stage 1 the site ALB serves it to CloudFront: it must cover <label>-origin.<parent> of "
+        "domain_name (www-origin.example.com), as *.example.com does.",
     ),
     ContextKey(
         name="cloudfront_certificate_arn",
@@ -278,6 +280,13 @@ class StageConfig:
     @property
     def alb_https(self) -> bool:
         return self.certificate_arn is not None
+
+    @property
+    def box_serves_tls(self) -> bool:
+        """With certificate_arn the single box serves HTTPS itself: it is the public web server
+        at stage 0, and at stage 1 it answers the viewers whose DNS still names its address
+        until the record has moved to CloudFront."""
+        return self.has_single_box and self.certificate_arn is not None
 
     @property
     def origin_domain_name(self) -> str | None:

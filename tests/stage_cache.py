@@ -11,6 +11,17 @@ from scaling_stacks.assembly import SynthesizedStage, synth_stage
 from scaling_stacks.config import MAX_STAGE, MIN_STAGE
 
 ALL_STAGES = tuple(range(MIN_STAGE, MAX_STAGE + 1))
+# One certificate (offline, the app's region is us-east-1, where CloudFront's must be) for the
+# site's name and its origin name, as a *.example.com certificate would be.
+CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+# A site with its own name and certificates: the variant tests of DNS, TLS and the edge share it.
+DOMAIN_CONTEXT: Mapping[str, str] = {
+    "domain_name": "www.example.com",
+    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    "hosted_zone_name": "example.com",
+    "certificate_arn": CERTIFICATE_ARN,
+    "cloudfront_certificate_arn": CERTIFICATE_ARN,
+}
 
 
 class StageCache:

@@ -19,19 +19,12 @@ from aws_cdk import aws_route53 as route53
 
 from scaling_stacks.assembly import SynthesizedStage
 from tests.small_apps import synth
-from tests.stage_cache import ALL_STAGES, StageCache, props, resources
+from tests.stage_cache import ALL_STAGES, DOMAIN_CONTEXT, StageCache, props, resources
 from tools.stage_plan import AppTemplates, Plan, build_plan, plan_stages
 from tools.stage_plan.__main__ import parse_args
 from tools.stage_plan.render import to_json, to_markdown, to_text
 
 UPGRADES = [(stage, stage + 1) for stage in ALL_STAGES[:-1]]
-DOMAIN = {
-    "domain_name": "www.example.com",
-    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
-    "hosted_zone_name": "example.com",
-    # From stage 1 CloudFront answers for the name only with a us-east-1 certificate for it.
-    "cloudfront_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
-}
 WEAK = {"@aws-cdk/core:defaultCrossStackReferences": "weak"}
 
 
@@ -137,7 +130,7 @@ def test_a_real_listener_moved_before_the_web_tier_exists_is_a_window(stages: St
 
 
 def test_with_a_domain_0_to_1_closes_the_box_only_after_dns_moved(stages: StageCache) -> None:
-    before, after = stages.variant(0, DOMAIN), stages.variant(1, DOMAIN)
+    before, after = stages.variant(0, DOMAIN_CONTEXT), stages.variant(1, DOMAIN_CONTEXT)
     record = props(next(iter(resources(before, "AWS::Route53::RecordSet").values())))
     assert int(record["TTL"]) <= 60
     plan = plan_stages(before, after, 0, 1)

@@ -11,7 +11,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from scaling_stacks.assembly import SynthesizedStage
 from service.config import PUBLIC_READ_MAX_AGE_LIMIT_SECONDS
 from service.sessions import COOKIE
-from tests.stage_cache import StageCache, props, resources
+from tests.stage_cache import DOMAIN_CONTEXT, StageCache, props, resources
 
 
 def only(found: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -197,17 +197,7 @@ def test_stage_1_serves_the_box_through_the_site_load_balancer_and_keeps_its_add
 
 
 def test_https_listener_with_a_certificate(stages: StageCache) -> None:
-    cert = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
-    stage = stages.variant(
-        2,
-        {
-            "domain_name": "www.example.com",
-            "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
-            "hosted_zone_name": "example.com",
-            "certificate_arn": cert,
-            "cloudfront_certificate_arn": cert,
-        },
-    )
+    stage = stages.variant(2, DOMAIN_CONTEXT)
     listeners = [props(r) for r in resources(stage, "AWS::ElasticLoadBalancingV2::Listener").values()]
     https = [listener for listener in listeners if listener["Protocol"] == "HTTPS"]
     assert len(https) == 1 and https[0]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")

@@ -34,6 +34,8 @@ printf '[Service]\nEnvironment=WEB_CONCURRENCY=%s\n' "$(nproc)" \
 
 install -m 0644 "$deploy_dir/scaling-app.service" /etc/systemd/system/scaling-app.service
 install -m 0644 "$deploy_dir/nginx-scaling-app.conf" /etc/nginx/conf.d/scaling-app.conf
+install -m 0644 "$deploy_dir/nginx-scaling-app-proxy.conf" /etc/nginx/scaling-app-proxy.conf
+install -d -m 0755 /etc/nginx/scaling-app.d
 nginx -t
 
 systemctl daemon-reload
