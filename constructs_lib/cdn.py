@@ -14,16 +14,22 @@ STATIC_PATH = "/static/*"
 # The longest CloudFront keeps an API response, whatever max-age the origin sends
 # (the service refuses PUBLIC_READ_MAX_AGE_SECONDS above it).
 API_MAX_TTL = cdk.Duration.seconds(60)
+# The viewer headers the API reads (the body's type, W3C trace context), and the CloudFront
+# header that tells it the viewer used HTTPS whatever the hop to the origin. Nothing else: a
+# viewer's Host, X-Forwarded-* or any other header never reaches the origin. The cache policy
+# adds the session cookie and the query string.
+API_ORIGIN_HEADERS = ("Content-Type", "traceparent", "tracestate", "CloudFront-Forwarded-Proto")
 
 
 class SiteDistribution(Construct):
-    """A CloudFront distribution for the site: dynamic requests to `origin` with every header,
-    cookie and query string forwarded, cached only when the origin marks a response public
-    (default TTL 0, at most `API_MAX_TTL`), keyed on the path, every query string and the
-    `session_cookie`, so a request with a session never shares an entry; `/static/*` from a private bucket
-    through origin access control, cached; a WAF web ACL; standard logs to `log_bucket`;
-    security headers (HSTS, nosniff, frame-deny, referrer policy) on every response;
-    HTTP redirected to HTTPS; TLS 1.2+ for viewers when a certificate is given. An origin
+    """A CloudFront distribution for the site: dynamic requests to `origin` with the query
+    string, the session cookie, `API_ORIGIN_HEADERS` (CloudFront-Forwarded-Proto among them)
+    and no other viewer header, cached only when the origin marks a response public (default
+    TTL 0, at most `API_MAX_TTL`), keyed on the path, every query string and the
+    `session_cookie`, so a request with a session never shares an entry; `/static/*` from a
+    private bucket through origin access control, cached; a WAF web ACL; standard logs to
+    `log_bucket`; security headers (HSTS, nosniff, frame-deny, referrer policy) on every
+    response; HTTP redirected to HTTPS; TLS 1.2+ for viewers when a certificate is given. An origin
     reached over plain HTTP must say why in `plain_http_origin_reason`.
     """
 
@@ -73,6 +79,14 @@ class SiteDistribution(Construct):
                 xss_protection=cloudfront.ResponseHeadersXSSProtection(protection=True, mode_block=True, override=True),
             ),
         )
+        api_request = cloudfront.OriginRequestPolicy(
+            self,
+            "ApiOriginRequest",
+            comment="API: headers it reads, the viewer protocol; cookies and query strings come with the cache key",
+            header_behavior=cloudfront.OriginRequestHeaderBehavior.allow_list(*API_ORIGIN_HEADERS),
+            cookie_behavior=cloudfront.OriginRequestCookieBehavior.none(),
+            query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.none(),
+        )
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn) if certificate_arn else None
         )
@@ -84,7 +98,7 @@ class SiteDistribution(Construct):
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                 cache_policy=api_cache,
-                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                origin_request_policy=api_request,
                 response_headers_policy=headers,
             ),
             additional_behaviors={

@@ -295,8 +295,10 @@ class Api:
         session = Session(found[0], found[1])
         token = await self.s.sessions.create(session)
         response = json_response({"user": {"id": session.user_id, "username": session.username}})
-        # Behind CloudFront the wiring sets session_cookie_secure: viewers only ever use HTTPS
-        # there, whatever the hop to the origin. Elsewhere, trust what the proxy reports.
+        # CloudFront names the viewer's protocol in CloudFront-Forwarded-Proto (the edge forwards
+        # it; constructs_lib/cdn.py), whatever the hop to the origin; the box's nginx, in
+        # X-Forwarded-Proto. Behind CloudFront, where viewers only ever use HTTPS, the wiring
+        # also sets session_cookie_secure, so a hop that dropped the header changes nothing.
         proto = request.headers.get("cloudfront-forwarded-proto") or request.headers.get("x-forwarded-proto")
         secure = self.s.settings.session_cookie_secure or (proto or request.url.scheme) == "https"
         response.set_cookie(

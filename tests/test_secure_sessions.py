@@ -36,3 +36,21 @@ def test_the_service_marks_cookies_secure_behind_cloudfront(stages: StageCache, 
     assert behind_cloudfront is (stage_number >= 1)
     for env in environments:
         assert (env.get("SESSION_COOKIE_SECURE") == "true") is behind_cloudfront, env.get("APP_STAGE")
+
+
+@pytest.mark.parametrize("stage_number", ALL_STAGES[1:])
+def test_cloudfront_tells_the_origin_the_viewer_used_https_and_forwards_no_viewer_host(
+    stages: StageCache, stage_number: int
+) -> None:
+    stage = stages[stage_number]
+    ((key, distribution),) = resources(stage, "AWS::CloudFront::Distribution").items()
+    config = props(distribution)["DistributionConfig"]
+    behaviors = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+    assert {b["ViewerProtocolPolicy"] for b in behaviors} == {"redirect-to-https"}, "no plain-HTTP viewer request"
+    policy_id = f"{key.split('/')[0]}/{config['DefaultCacheBehavior']['OriginRequestPolicyId']['Ref']}"
+    policy = props(resources(stage, "AWS::CloudFront::OriginRequestPolicy")[policy_id])["OriginRequestPolicyConfig"]
+    headers = policy["HeadersConfig"]
+    assert headers["HeaderBehavior"] == "whitelist"
+    forwarded = {name.lower() for name in headers["Headers"]}
+    assert "cloudfront-forwarded-proto" in forwarded and "content-type" in forwarded
+    assert not forwarded & {"host", "x-forwarded-proto", "x-forwarded-for", "x-forwarded-host"}
