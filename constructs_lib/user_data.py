@@ -68,13 +68,17 @@ def install_service(
     return user_data
 
 
-def add_exported_certificate(user_data: ec2.UserData, *, certificate_arn: str, domain_name: str) -> None:
+def add_exported_certificate(
+    user_data: ec2.UserData, *, certificate_arn: str, domain_name: str, required: bool = True
+) -> None:
     """Make `user_data` (after `install_service`) serve the service over HTTPS with the ACM
-    certificate `certificate_arn`, exported onto the host (it must be an issued public
-    certificate with export enabled, covering `domain_name`), and redirect port 80's
-    viewers to https://`domain_name`; the boot fails unless the host then answers for
-    `domain_name` over TLS. The host's role needs acm:ExportCertificate on the certificate."""
-    user_data.add_commands(f"retry bash {SERVICE_HOME}/deploy/install_tls.sh {certificate_arn} {domain_name}")
+    certificate `certificate_arn`, exported onto the host (an issued public certificate with
+    export enabled, covering `domain_name`), and redirect port 80's viewers to
+    https://`domain_name`. If `required` (default), the boot fails unless the host then
+    answers for `domain_name` over TLS; if not, a certificate that cannot serve leaves the
+    host on plain HTTP. The host's role needs acm:ExportCertificate on the certificate."""
+    mode = "required" if required else "optional"
+    user_data.add_commands(f"retry bash {SERVICE_HOME}/deploy/install_tls.sh {certificate_arn} {domain_name} {mode}")
 
 
 def add_reverse_proxy(

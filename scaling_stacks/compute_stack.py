@@ -186,7 +186,14 @@ class ComputeStack(cdk.Stack):
         config = self._config
         if config.box_serves_tls:
             assert config.certificate_arn and config.domain_name
-            add_exported_certificate(user_data, certificate_arn=config.certificate_arn, domain_name=config.domain_name)
+            add_exported_certificate(
+                user_data,
+                certificate_arn=config.certificate_arn,
+                domain_name=config.domain_name,
+                # Behind CloudFront the box's HTTPS only bridges the 0->1 cut-over: a stage-1 site
+                # whose certificate covers only the origin name must still deploy.
+                required=not config.has_edge,
+            )
         return user_data
 
     def _add_site_load_balancer(

@@ -48,7 +48,8 @@ def test_the_box_exports_the_certificate_and_proves_https_before_it_reports_heal
     stages: StageCache, stage_number: int
 ) -> None:
     user_data = _box_user_data(stages.variant(stage_number, DOMAIN_CONTEXT))
-    step = f"{INSTALL_TLS} {CERTIFICATE_ARN} www.example.com"
+    mode = "required" if stage_number == 0 else "optional"
+    step = f"{INSTALL_TLS} {CERTIFICATE_ARN} www.example.com {mode}"
     assert step in user_data
     # The health gate (and so the signal to CloudFormation) comes after HTTPS works.
     assert user_data.index(step) < user_data.index("/health/deep")
