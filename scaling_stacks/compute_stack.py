@@ -163,7 +163,7 @@ class ComputeStack(cdk.Stack):
             acknowledge(box.security_group, "AwsSolutions-EC23", BOX_PUBLIC_REASON)
             skip_check(box.security_group, "CKV_AWS_260", BOX_PUBLIC_REASON)
         self._wire_app_host(box, box.role)
-        if config.box_serves_tls:
+        if config.box_serves_tls and config.certificate_arn:
             box.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=["acm:ExportCertificate"], resources=[config.certificate_arn])
             )
