@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 MIN_STAGE = 0
 MAX_STAGE = 6
@@ -56,17 +56,150 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Capacity:
+    """Auto Scaling group size."""
+
+    min: int
+    max: int
+    desired: int
+
+    @property
+    def elastic(self) -> bool:
+        return self.max > self.min
+
+
+# -- reading one value ------------------------------------------------------------------
+
+Parse = Callable[[str, Any], Any]
+"""Reads a key's raw value (never None) into the value StageConfig keeps, or raises ConfigError."""
+
+
+def _text(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    value = str(raw).strip()
+    return value or None
+
+
+def _match(key: str, raw: Any, pattern: re.Pattern[str], allowed: str) -> str | None:
+    value = _text(raw)
+    if value is not None and not pattern.match(value):
+        raise ConfigError(f"context key '{key}': {value!r} is not allowed; expected {allowed}")
+    return value
+
+
+def _int(key: str, raw: Any, low: int, high: int) -> int:
+    if isinstance(raw, bool):
+        raise ConfigError(f"context key '{key}': {raw!r} is not allowed; expected a whole number from {low} to {high}")
+    text = str(raw).strip()
+    if not re.fullmatch(r"-?\d+", text) or not low <= int(text) <= high:
+        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected a whole number from {low} to {high}")
+    return int(text)
+
+
+def _capacity(key: str, raw: Any, low: int = 2, high: int = 100) -> Capacity:
+    text = str(raw).strip()
+    allowed = f"N or MIN-MAX or MIN-MAX:DESIRED, with {low} <= MIN <= DESIRED <= MAX <= {high}"
+    found = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", text)
+    if not found:
+        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected {allowed}")
+    low_v = int(found.group(1))
+    high_v = int(found.group(2) or low_v)
+    desired = int(found.group(3) or low_v)
+    if not low <= low_v <= desired <= high_v <= high:
+        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected {allowed}")
+    return Capacity(min=low_v, max=high_v, desired=desired)
+
+
+def _bool(key: str, raw: Any) -> bool:
+    # -c key=false arrives as the string "false", which Python would call true.
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigError(f"context key '{key}': {raw!r} is not allowed; expected true or false")
+    return text == "true"
+
+
+def _choice(key: str, raw: Any, allowed: tuple[str, ...]) -> str:
+    text = str(raw).strip()
+    if text not in allowed:
+        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected one of {', '.join(allowed)}")
+    return text
+
+
+def _peak(key: str, raw: Any) -> tuple[str, str] | None:
+    value = _match(key, raw, _PEAK, "HH:MM-HH:MM in UTC with the start before the end, such as 08:00-18:00")
+    if value is None:
+        return None
+    start, end = value.split("-")
+    if start >= end:
+        raise ConfigError(
+            f"context key '{key}': {value!r} is not allowed; expected HH:MM-HH:MM in UTC with the start before the end"
+        )
+    return start, end
+
+
+def _on_demand(key: str, raw: Any) -> bool:
+    return _choice(key, raw, ("on-demand", "provisioned")) == "on-demand"
+
+
+def _whole(low: int, high: int) -> Parse:
+    return lambda key, raw: _int(key, raw, low, high)
+
+
+def _pattern(pattern: re.Pattern[str], allowed: str) -> Parse:
+    return lambda key, raw: _match(key, raw, pattern, allowed)
+
+
+def _one_of(allowed: tuple[str, ...]) -> Parse:
+    return lambda key, raw: _choice(key, raw, allowed)
+
+
+_GRAVITON = "a Graviton (arm64) EC2 instance type such as m7g.large: the service's bundle carries arm64 wheels"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ContextKey:
-    """A documented context key: its default and what it means (rendered in the README)."""
+    """A documented context key: its default and what it means (rendered in the README), and
+    how its value becomes the StageConfig field of the same name, or of the name in `sets`."""
 
     name: str
     default: Any
     meaning: str
+    # None for the keys build_config reads together with others: account and region fall back
+    # to the environment, the domain's names and certificates are checked against each other,
+    # and active_shards against shards.
+    parse: Parse | None = None
+    sets: str = ""
+
+    @property
+    def field_name(self) -> str:
+        return self.sets or self.name
+
+    def read(self, raw: Any) -> Any:
+        """The value for StageConfig: an absent key, or blank text, means the default."""
+        if self.parse is None:
+            return self.default if raw is None else raw
+        value = None if raw is None else self.parse(self.name, raw)
+        if value is None and self.default is not None:
+            return self.parse(self.name, self.default)
+        return value
 
 
 CONTEXT_KEYS: tuple[ContextKey, ...] = (
-    ContextKey(name="stage", default=0, meaning="Stage to build, 0 (single box) to 6 (microservices)."),
-    ContextKey(name="app_name", default="scaling", meaning="Prefix of every stack name."),
+    ContextKey(
+        name="stage",
+        parse=_whole(MIN_STAGE, MAX_STAGE),
+        default=0,
+        meaning="Stage to build, 0 (single box) to 6 (microservices).",
+    ),
+    ContextKey(
+        name="app_name",
+        parse=_pattern(_NAME, "a letter then up to 30 letters, digits or '-'"),
+        default="scaling",
+        meaning="Prefix of every stack name.",
+    ),
     ContextKey(
         name="account",
         default=None,
@@ -100,86 +233,140 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
         default=None,
         meaning="ACM certificate in us-east-1 for CloudFront's viewer TLS (stage 1+).",
     ),
-    ContextKey(name="alarm_email", default=None, meaning="E-mail subscribed to the alarm topic."),
     ContextKey(
-        name="box_instance_type", default="t4g.small", meaning="Instance type of the stage 0-1 single box (Graviton)."
+        name="alarm_email",
+        parse=_pattern(_EMAIL, "an e-mail address"),
+        default=None,
+        meaning="E-mail subscribed to the alarm topic.",
     ),
     ContextKey(
-        name="web_instance_type", default="t4g.small", meaning="Web tier (reverse proxy) instance type, stage 2+."
+        name="box_instance_type",
+        parse=_pattern(_GRAVITON_TYPE, _GRAVITON),
+        default="t4g.small",
+        meaning="Instance type of the stage 0-1 single box (Graviton).",
+    ),
+    ContextKey(
+        name="web_instance_type",
+        parse=_pattern(_INSTANCE_TYPE, "an EC2 instance type such as t4g.small"),
+        default="t4g.small",
+        meaning="Web tier (reverse proxy) instance type, stage 2+.",
     ),
     ContextKey(
         name="app_instance_type",
+        parse=_pattern(_GRAVITON_TYPE, _GRAVITON),
         default="m8g.large",
         meaning="App tier instance type, stage 2+ (first of the Spot types at stage 4+).",
     ),
     ContextKey(
         name="host_image",
+        parse=_pattern(
+            _HOST_IMAGE, f"an Amazon Linux 2023 AMI name without its architecture, such as {DEFAULT_HOST_IMAGE}"
+        ),
         default=DEFAULT_HOST_IMAGE,
         meaning="Amazon Linux 2023 AMI name, without -arm64/-x86_64, that every EC2 host boots; looked up once "
         "and cached in cdk.context.json. Changing it rolls the hosts.",
     ),
     ContextKey(
         name="db_instance_type",
+        parse=_pattern(_INSTANCE_TYPE, "an RDS class without 'db.', such as m7g.large"),
+        sets="db_instance_type_override",
         default=None,
         meaning="RDS class without the db. prefix; default t4g.micro at stages 0-1, "
         "m8g.large (dedicated, Graviton4) from stage 2.",
     ),
     ContextKey(
         name="mysql_version",
+        parse=_one_of(MYSQL_VERSIONS),
         default="8.4",
         meaning="MySQL major version of every database: 8.4 (LTS). 8.0 only keeps a running 8.0 system "
         "on it until its in-place upgrade (see README).",
     ),
     ContextKey(
-        name="db_allocated_storage_gib", default=20, meaning="Initial RDS storage in GiB (autoscaling up to 5x)."
+        name="db_allocated_storage_gib",
+        parse=_whole(20, 16384),
+        default=20,
+        meaning="Initial RDS storage in GiB (autoscaling up to 5x).",
     ),
-    ContextKey(name="nat_gateways", default=1, meaning="NAT gateways from stage 2, 1 (cheaper) or 2 (one per AZ)."),
-    ContextKey(name="read_replicas", default=2, meaning="MySQL read replicas from stage 3, 1 to 15."),
+    ContextKey(
+        name="nat_gateways",
+        parse=_whole(1, 2),
+        default=1,
+        meaning="NAT gateways from stage 2, 1 (cheaper) or 2 (one per AZ).",
+    ),
+    ContextKey(
+        name="read_replicas",
+        parse=_whole(1, 15),
+        sets="read_replicas_requested",
+        default=2,
+        meaning="MySQL read replicas from stage 3, 1 to 15.",
+    ),
     ContextKey(
         name="cache_node_type",
+        parse=_pattern(_CACHE_NODE, "an ElastiCache node type such as cache.t4g.medium"),
+        sets="cache_node_type_override",
         default=None,
         meaning="ElastiCache node type from stage 3; default cache.t4g.medium at stages 3-4, cache.m7g.xlarge "
         "from stage 5 (every cached read crosses the primary's network: see docs/capacity.md).",
     ),
     ContextKey(
         name="spot_percentage",
+        parse=_whole(0, 100),
         default=70,
         meaning="Share (0-100) of the app tier above its on-demand base that runs on Spot, stage 4+.",
     ),
-    ContextKey(name="on_demand_base", default=1, meaning="App tier instances always on demand, stage 4+."),
-    ContextKey(name="web_spot", default=False, meaning="Run the web tier on Spot as well (stage 4+)."),
+    ContextKey(
+        name="on_demand_base", parse=_whole(0, 100), default=1, meaning="App tier instances always on demand, stage 4+."
+    ),
+    ContextKey(name="web_spot", parse=_bool, default=False, meaning="Run the web tier on Spot as well (stage 4+)."),
     ContextKey(
         name="scheduled_peak",
+        parse=_peak,
         default=None,
         meaning="Optional business-hours peak, 'HH:MM-HH:MM' UTC on weekdays, raising both tiers to their max.",
     ),
-    ContextKey(name="aws_config", default=False, meaning="Add an AWS Config recorder and managed rules (opt-in)."),
-    ContextKey(name="shards", default=2, meaning="MySQL shards from stage 5, 1 to 16."),
+    ContextKey(
+        name="aws_config", parse=_bool, default=False, meaning="Add an AWS Config recorder and managed rules (opt-in)."
+    ),
+    ContextKey(
+        name="shards",
+        parse=_whole(1, 16),
+        sets="shards_requested",
+        default=2,
+        meaning="MySQL shards from stage 5, 1 to 16.",
+    ),
     ContextKey(
         name="active_shards",
+        sets="active_shards_requested",
         default=None,
         meaning="Shards that own user buckets in the published shard map; default all. To grow, raise "
         "shards first, then active_shards; the service's data migration moves the buckets that change shard.",
     ),
     ContextKey(
         name="dynamodb_capacity",
+        parse=_on_demand,
+        sets="dynamodb_on_demand",
         default="on-demand",
         meaning="DynamoDB billing from stage 5: 'on-demand' or 'provisioned' (with auto scaling).",
     ),
     ContextKey(
         name="web_capacity",
+        parse=_capacity,
+        sets="web_capacity_requested",
         default="2-6",
         meaning="Web tier ASG size MIN-MAX[:DESIRED] or N; stages 2-3 run DESIRED (default MIN) "
         "fixed, stage 4+ scales in the range.",
     ),
     ContextKey(
         name="posts_max_tasks",
+        parse=_whole(2, 200),
         default=60,
         meaning="Most tasks the stage-6 posts service scales to (2-200); its CPU limits the top stage "
         "(docs/capacity.md).",
     ),
     ContextKey(
         name="app_capacity",
+        parse=_capacity,
+        sets="app_capacity_requested",
         default="2-10",
         meaning="App tier ASG size MIN-MAX[:DESIRED] or N; stages 2-3 run DESIRED (default MIN) "
         "fixed, stage 4+ scales in the range.",
@@ -187,57 +374,53 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
 )
 
 
+_KEYS: Mapping[str, ContextKey] = {key.name: key for key in CONTEXT_KEYS}
+
+
+def _default(key: str) -> Any:
+    """A StageConfig field's default: what its context key's default reads as."""
+    return _KEYS[key].read(None)
+
+
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Capacity:
-    """Auto Scaling group size."""
-
-    min: int
-    max: int
-    desired: int
-
-    @property
-    def elastic(self) -> bool:
-        return self.max > self.min
 
 
 @dataclass(frozen=True, kw_only=True)
 class StageConfig:
     """Typed, validated configuration for one synthesis of the app."""
 
-    stage: int
-    app_name: str
+    stage: int = _default("stage")
+    app_name: str = _default("app_name")
     account: str
     region: str
-    domain_name: str | None = None
-    hosted_zone_id: str | None = None
-    hosted_zone_name: str | None = None
-    certificate_arn: str | None = None
-    cloudfront_certificate_arn: str | None = None
-    alarm_email: str | None = None
-    box_instance_type: str = "t4g.small"
-    web_instance_type: str = "t4g.small"
-    app_instance_type: str = "m8g.large"
-    host_image: str = DEFAULT_HOST_IMAGE
-    db_instance_type_override: str | None = None
-    mysql_version: str = "8.4"
-    db_allocated_storage_gib: int = 20
-    nat_gateways: int = 1
-    web_capacity_requested: Capacity = field(default_factory=lambda: Capacity(min=2, max=2, desired=2))
-    app_capacity_requested: Capacity = field(default_factory=lambda: Capacity(min=2, max=2, desired=2))
-    read_replicas_requested: int = 2
-    cache_node_type_override: str | None = None
-    spot_percentage: int = 70
-    on_demand_base: int = 1
-    web_spot: bool = False
-    scheduled_peak: tuple[str, str] | None = None
-    aws_config: bool = False
-    shards_requested: int = 2
-    active_shards_requested: int | None = None
-    dynamodb_on_demand: bool = True
-    posts_max_tasks: int = 60
+    domain_name: str | None = _default("domain_name")
+    hosted_zone_id: str | None = _default("hosted_zone_id")
+    hosted_zone_name: str | None = _default("hosted_zone_name")
+    certificate_arn: str | None = _default("certificate_arn")
+    cloudfront_certificate_arn: str | None = _default("cloudfront_certificate_arn")
+    alarm_email: str | None = _default("alarm_email")
+    box_instance_type: str = _default("box_instance_type")
+    web_instance_type: str = _default("web_instance_type")
+    app_instance_type: str = _default("app_instance_type")
+    host_image: str = _default("host_image")
+    db_instance_type_override: str | None = _default("db_instance_type")
+    mysql_version: str = _default("mysql_version")
+    db_allocated_storage_gib: int = _default("db_allocated_storage_gib")
+    nat_gateways: int = _default("nat_gateways")
+    # Capacity is frozen, so every config can share one default instance.
+    web_capacity_requested: Capacity = field(default=_default("web_capacity"))
+    app_capacity_requested: Capacity = field(default=_default("app_capacity"))
+    read_replicas_requested: int = _default("read_replicas")
+    cache_node_type_override: str | None = _default("cache_node_type")
+    spot_percentage: int = _default("spot_percentage")
+    on_demand_base: int = _default("on_demand_base")
+    web_spot: bool = _default("web_spot")
+    scheduled_peak: tuple[str, str] | None = _default("scheduled_peak")
+    aws_config: bool = _default("aws_config")
+    shards_requested: int = _default("shards")
+    active_shards_requested: int | None = _default("active_shards")
+    dynamodb_on_demand: bool = _default("dynamodb_capacity")
+    posts_max_tasks: int = _default("posts_max_tasks")
 
     @property
     def stage_name(self) -> str:
@@ -388,70 +571,57 @@ class StageConfig:
 
 # -- parsing ----------------------------------------------------------------------------
 
-
-def _text(key: str, raw: Any) -> str | None:
-    if raw is None:
-        return None
-    value = str(raw).strip()
-    return value or None
+_Context = Callable[[str], Any]
 
 
-def _match(key: str, raw: Any, pattern: re.Pattern[str], allowed: str) -> str | None:
-    value = _text(key, raw)
-    if value is not None and not pattern.match(value):
-        raise ConfigError(f"context key '{key}': {value!r} is not allowed; expected {allowed}")
-    return value
-
-
-def _int(key: str, raw: Any, low: int, high: int) -> int:
-    if isinstance(raw, bool):
-        raise ConfigError(f"context key '{key}': {raw!r} is not allowed; expected a whole number from {low} to {high}")
-    text = str(raw).strip()
-    if not re.fullmatch(r"-?\d+", text) or not low <= int(text) <= high:
-        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected a whole number from {low} to {high}")
-    return int(text)
-
-
-def _capacity(key: str, raw: Any, low: int = 2, high: int = 100) -> Capacity:
-    text = str(raw).strip()
-    allowed = f"N or MIN-MAX or MIN-MAX:DESIRED, with {low} <= MIN <= DESIRED <= MAX <= {high}"
-    found = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", text)
-    if not found:
-        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected {allowed}")
-    low_v = int(found.group(1))
-    high_v = int(found.group(2) or low_v)
-    desired = int(found.group(3) or low_v)
-    if not low <= low_v <= desired <= high_v <= high:
-        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected {allowed}")
-    return Capacity(min=low_v, max=high_v, desired=desired)
-
-
-def build_config(
-    context: Callable[[str], Any],
-    environ: Mapping[str, str],
-) -> StageConfig:
+def build_config(context: _Context, environ: Mapping[str, str]) -> StageConfig:
     """Build the config from a context getter (`node.try_get_context`) and the environment."""
+    alone = {key.field_name: key.read(context(key.name)) for key in CONTEXT_KEYS if key.parse is not None}
+    account, region = _account_and_region(context, environ)
+    config = StageConfig(
+        **alone,
+        account=account,
+        region=region,
+        **_domain_and_certificates(context, region),
+        active_shards_requested=_active_shards(context, alone["shards_requested"]),
+    )
+    _check_servable_domain(config)
+    return config
+
+
+def _get(context: _Context, key: str) -> Any:
+    return _KEYS[key].read(context(key))
+
+
+def _account_and_region(context: _Context, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The context's account and region, else the CLI's (CDK_DEFAULT_*), else the offline pair."""
+
+    def pick(key: str, variable: str, offline: str, pattern: re.Pattern[str], allowed: str) -> str:
+        raw = _text(_get(context, key)) or _text(environ.get(variable)) or offline
+        return _required(_match(key, raw, pattern, allowed))
+
+    return (
+        pick("account", "CDK_DEFAULT_ACCOUNT", OFFLINE_ACCOUNT, _ACCOUNT, "a 12-digit AWS account id"),
+        pick("region", "CDK_DEFAULT_REGION", OFFLINE_REGION, _REGION, "an AWS region name such as eu-west-1"),
+    )
+
+
+class _Domain(TypedDict):
+    """The StageConfig fields of the site's name, typed so that mypy checks what reaches them."""
+
+    domain_name: str | None
+    hosted_zone_id: str | None
+    hosted_zone_name: str | None
+    certificate_arn: str | None
+    cloudfront_certificate_arn: str | None
+
+
+def _domain_and_certificates(context: _Context, region: str) -> _Domain:
+    """The site's DNS name, its hosted zone and certificates, which only make sense together."""
 
     def get(key: str) -> Any:
-        value = context(key)
-        return next(k.default for k in CONTEXT_KEYS if k.name == key) if value is None else value
+        return _get(context, key)
 
-    stage = _int("stage", get("stage"), MIN_STAGE, MAX_STAGE)
-    app_name = _match("app_name", get("app_name"), _NAME, "a letter then up to 30 letters, digits or '-'")
-    account = _match(
-        "account",
-        get("account") or environ.get("CDK_DEFAULT_ACCOUNT") or OFFLINE_ACCOUNT,
-        _ACCOUNT,
-        "a 12-digit AWS account id",
-    )
-    region = _required(
-        _match(
-            "region",
-            get("region") or environ.get("CDK_DEFAULT_REGION") or OFFLINE_REGION,
-            _REGION,
-            "an AWS region name such as eu-west-1",
-        )
-    )
     domain = _match("domain_name", get("domain_name"), _DOMAIN, "a lower-case DNS name such as www.example.com")
     zone_id = _match(
         "hosted_zone_id", get("hosted_zone_id"), _ZONE_ID, "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ"
@@ -475,61 +645,18 @@ def build_config(
     if (cert or cf_cert) and not domain:
         key = "certificate_arn" if cert else "cloudfront_certificate_arn"
         raise ConfigError(f"context key '{key}': a certificate needs domain_name to be set as well")
-    instance = "an EC2 instance type such as t4g.small"
-    graviton = "a Graviton (arm64) EC2 instance type such as m7g.large: the service's bundle carries arm64 wheels"
-    shards = _int("shards", get("shards"), 1, 16)
-    config = StageConfig(
-        stage=stage,
-        app_name=app_name or "scaling",
-        account=account or OFFLINE_ACCOUNT,
-        region=region or OFFLINE_REGION,
-        domain_name=domain,
-        hosted_zone_id=zone_id,
-        hosted_zone_name=zone_name,
-        certificate_arn=cert,
-        cloudfront_certificate_arn=cf_cert,
-        alarm_email=_match("alarm_email", get("alarm_email"), _EMAIL, "an e-mail address"),
-        box_instance_type=_required(_match("box_instance_type", get("box_instance_type"), _GRAVITON_TYPE, graviton)),
-        web_instance_type=_required(_match("web_instance_type", get("web_instance_type"), _INSTANCE_TYPE, instance)),
-        app_instance_type=_required(_match("app_instance_type", get("app_instance_type"), _GRAVITON_TYPE, graviton)),
-        host_image=_required(
-            _match(
-                "host_image",
-                get("host_image"),
-                _HOST_IMAGE,
-                f"an Amazon Linux 2023 AMI name without its architecture, such as {DEFAULT_HOST_IMAGE}",
-            )
-        ),
-        db_instance_type_override=_match(
-            "db_instance_type", get("db_instance_type"), _INSTANCE_TYPE, "an RDS class without 'db.', such as m7g.large"
-        ),
-        mysql_version=_choice("mysql_version", get("mysql_version"), MYSQL_VERSIONS),
-        db_allocated_storage_gib=_int("db_allocated_storage_gib", get("db_allocated_storage_gib"), 20, 16384),
-        nat_gateways=_int("nat_gateways", get("nat_gateways"), 1, 2),
-        web_capacity_requested=_capacity("web_capacity", get("web_capacity")),
-        app_capacity_requested=_capacity("app_capacity", get("app_capacity")),
-        read_replicas_requested=_int("read_replicas", get("read_replicas"), 1, 15),
-        cache_node_type_override=_match(
-            "cache_node_type",
-            get("cache_node_type"),
-            _CACHE_NODE,
-            "an ElastiCache node type such as cache.t4g.medium",
-        ),
-        spot_percentage=_int("spot_percentage", get("spot_percentage"), 0, 100),
-        on_demand_base=_int("on_demand_base", get("on_demand_base"), 0, 100),
-        web_spot=_bool("web_spot", get("web_spot")),
-        scheduled_peak=_peak("scheduled_peak", get("scheduled_peak")),
-        aws_config=_bool("aws_config", get("aws_config")),
-        shards_requested=shards,
-        active_shards_requested=(
-            None if get("active_shards") is None else _int("active_shards", get("active_shards"), 1, shards)
-        ),
-        dynamodb_on_demand=_choice("dynamodb_capacity", get("dynamodb_capacity"), ("on-demand", "provisioned"))
-        == "on-demand",
-        posts_max_tasks=_int("posts_max_tasks", get("posts_max_tasks"), 2, 200),
-    )
-    _check_servable_domain(config)
-    return config
+    return {
+        "domain_name": domain,
+        "hosted_zone_id": zone_id,
+        "hosted_zone_name": zone_name,
+        "certificate_arn": cert,
+        "cloudfront_certificate_arn": cf_cert,
+    }
+
+
+def _active_shards(context: _Context, shards: int) -> int | None:
+    raw = _get(context, "active_shards")
+    return None if raw is None else _int("active_shards", raw, 1, shards)
 
 
 def _check_servable_domain(config: StageConfig) -> None:
@@ -542,35 +669,6 @@ def _check_servable_domain(config: StageConfig) -> None:
             f"stage 1 (stage {config.stage} serves through CloudFront, which answers for a custom name only with "
             "a us-east-1 certificate for it)"
         )
-
-
-def _bool(key: str, raw: Any) -> bool:
-    # -c key=false arrives as the string "false", which Python would call true.
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text not in ("true", "false"):
-        raise ConfigError(f"context key '{key}': {raw!r} is not allowed; expected true or false")
-    return text == "true"
-
-
-def _choice(key: str, raw: Any, allowed: tuple[str, ...]) -> str:
-    text = str(raw).strip()
-    if text not in allowed:
-        raise ConfigError(f"context key '{key}': {text!r} is not allowed; expected one of {', '.join(allowed)}")
-    return text
-
-
-def _peak(key: str, raw: Any) -> tuple[str, str] | None:
-    value = _match(key, raw, _PEAK, "HH:MM-HH:MM in UTC with the start before the end, such as 08:00-18:00")
-    if value is None:
-        return None
-    start, end = value.split("-")
-    if start >= end:
-        raise ConfigError(
-            f"context key '{key}': {value!r} is not allowed; expected HH:MM-HH:MM in UTC with the start before the end"
-        )
-    return start, end
 
 
 def _required(value: _T | None) -> _T:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from scaling_stacks.config import CONTEXT_KEYS, OFFLINE_ACCOUNT, OFFLINE_REGION, ConfigError, build_config
+from scaling_stacks.config import (
+    CONTEXT_KEYS,
+    OFFLINE_ACCOUNT,
+    OFFLINE_REGION,
+    Capacity,
+    ConfigError,
+    StageConfig,
+    build_config,
+)
 
 CERT = "arn:aws:acm:{region}:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 ZONE = {"hosted_zone_id": "Z0123456789ABCDEFGHIJ", "hosted_zone_name": "example.com"}
@@ -23,6 +32,58 @@ def test_defaults_are_the_documented_ones_and_work_offline() -> None:
     assert documented["stage"] == 0
     assert config.box_instance_type == documented["box_instance_type"]
     assert config.read_replicas == 0 and config.shards == 0
+
+
+# The keys whose empty-context value comes from the environment, so StageConfig has no default.
+FROM_THE_ENVIRONMENT = ("account", "region")
+
+
+def defaults_that_differ(config_type: type[StageConfig], built: StageConfig) -> list[str]:
+    """The context keys whose field in `config_type` defaults to other than what an empty context builds."""
+    fields = {field.name: field for field in dataclasses.fields(config_type)}
+    differ = []
+    for key in CONTEXT_KEYS:
+        default = fields[key.field_name].default
+        if default is dataclasses.MISSING:
+            agree = key.name in FROM_THE_ENVIRONMENT
+        else:
+            agree = default == getattr(built, key.field_name)
+        if not agree:
+            differ.append(key.name)
+    return differ
+
+
+def test_every_field_is_a_context_key_and_defaults_to_what_an_empty_context_builds() -> None:
+    built = config_of()
+    assert {key.field_name for key in CONTEXT_KEYS} == {field.name for field in dataclasses.fields(StageConfig)}
+    assert defaults_that_differ(StageConfig, built) == []
+    assert StageConfig(account=OFFLINE_ACCOUNT, region=OFFLINE_REGION) == built
+    assert built.web_capacity_requested == Capacity(min=2, max=6, desired=2), "the documented 2-6"
+
+
+def test_the_default_check_catches_a_field_default_that_disagrees_with_its_key() -> None:
+    stale = dataclasses.make_dataclass(
+        "Stale",
+        [("web_capacity_requested", Capacity, dataclasses.field(default=Capacity(min=2, max=2, desired=2)))],
+        bases=(StageConfig,),
+        frozen=True,
+        kw_only=True,
+    )
+    assert defaults_that_differ(stale, config_of()) == ["web_capacity"]
+
+
+def test_blank_text_means_the_default() -> None:
+    config = config_of(box_instance_type="", app_name=" ", region=" ")
+    assert (config.box_instance_type, config.app_name, config.region) == ("t4g.small", "scaling", OFFLINE_REGION)
+
+
+@pytest.mark.parametrize("key", [key.name for key in CONTEXT_KEYS])
+def test_every_key_refuses_a_bad_value_in_one_line_naming_it(key: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config_of(**{key: "%bad%"})
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"context key '{key}': '%bad%' is not allowed; expected "), message
 
 
 def test_cli_environment_supplies_account_and_region() -> None:

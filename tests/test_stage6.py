@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.stage_cache import StageCache, all_resources, props, resources
+from tests.stage_cache import StageCache, props, resources
 
 pytestmark = pytest.mark.skipif(
     not (Path(__file__).resolve().parent.parent / "service" / "Dockerfile").is_file(),
@@ -88,11 +88,3 @@ def test_activity_stream_and_its_consumer(stages: StageCache) -> None:
     assert mapping["MaximumBatchingWindowInSeconds"] > 0
     functions = only(stages[6], "AWS::Lambda::Function")
     assert all(f["TracingConfig"] == {"Mode": "Active"} for f in functions if f.get("Layers"))
-
-
-def test_stage5_resources_keep_their_logical_ids(stages: StageCache) -> None:
-    before = {(stack, logical_id): r["Type"] for stack, logical_id, r in all_resources(stages[5])}
-    after = {(stack, logical_id): r["Type"] for stack, logical_id, r in all_resources(stages[6])}
-    stateful = {"AWS::RDS::DBInstance", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue"}
-    kept = {key: kind for key, kind in before.items() if kind in stateful}
-    assert kept.items() <= after.items()

@@ -9,30 +9,14 @@ import itertools
 
 from scaling_stacks.assembly import SynthesizedStage
 from tests.stage_cache import ALL_STAGES, StageCache, all_resources
-
-STATEFUL_TYPES = frozenset(
-    {
-        "AWS::RDS::DBInstance",
-        "AWS::RDS::DBCluster",
-        "AWS::ElastiCache::ReplicationGroup",
-        "AWS::DynamoDB::Table",
-        "AWS::DynamoDB::GlobalTable",
-        "AWS::S3::Bucket",
-        "AWS::SQS::Queue",
-        "AWS::Kinesis::Stream",
-        "AWS::SecretsManager::Secret",
-        "AWS::KMS::Key",
-        "AWS::Logs::LogGroup",
-        "AWS::EFS::FileSystem",
-    }
-)
+from tools.stage_plan.stateful import deletion_fate, holds_copy, is_stateful
 
 
 def stateful(stages: StageCache, stage: int) -> dict[tuple[str, str], str]:
     return {
         (stack, logical_id): resource["Type"]
         for stack, logical_id, resource in all_resources(stages[stage])
-        if resource["Type"] in STATEFUL_TYPES
+        if is_stateful(resource)
     }
 
 
@@ -68,17 +52,12 @@ def test_the_primary_database_keeps_its_logical_id_at_every_stage(stages: StageC
     assert len({tuple(found) for found in ids.values()}) == 1 and len(ids[0]) == 1, ids
 
 
-KEEPS_DATA = frozenset({"Retain", "Snapshot", "RetainExceptOnCreate"})
-
-
 def loses_data_on_removal(stage: SynthesizedStage) -> list[str]:
     """Stateful resources whose data a delete would destroy; a read replica holds a copy."""
     return [
         f"{stack}/{logical_id}"
         for stack, logical_id, resource in all_resources(stage)
-        if resource["Type"] in STATEFUL_TYPES
-        and resource.get("DeletionPolicy") not in KEEPS_DATA
-        and "SourceDBInstanceIdentifier" not in resource.get("Properties", {})
+        if is_stateful(resource) and deletion_fate(resource) == "deleted" and not holds_copy(resource)
     ]
 
 
@@ -96,3 +75,11 @@ def test_the_removal_check_catches_a_deletable_secret(stages: StageCache) -> Non
     secret["DeletionPolicy"] = "Delete"
     broken = dataclasses.replace(stage, templates=templates)
     assert len(loses_data_on_removal(broken)) == 1
+
+
+def test_the_removal_check_knows_every_type_the_stage_plan_calls_stateful(stages: StageCache) -> None:
+    stage = stages[0]
+    templates = copy.deepcopy(dict(stage.templates))
+    templates["scaling-data"]["Resources"]["Search"] = {"Type": "AWS::OpenSearchService::Domain", "Properties": {}}
+    broken = dataclasses.replace(stage, templates=templates)
+    assert loses_data_on_removal(broken) == ["scaling-data/Search"]
