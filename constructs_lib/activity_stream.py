@@ -3,6 +3,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
@@ -17,8 +18,8 @@ class ActivityStream(Construct):
     """A Kinesis data stream (on-demand capacity, encrypted with the AWS-managed key,
     retained on removal) and its Lambda consumer (`lambda/<folder>/app.py`): batches with
     a batching window, partial batch failure reporting, bisect-on-error, bounded retries
-    and record age, and an encrypted SQS on-failure destination that keeps what could not
-    be processed; alarms on that destination and on function errors go to `alarm_topic`.
+    and record age, and an SQS on-failure destination encrypted with `key` that keeps what
+    could not be processed; alarms on that destination and on function errors go to `alarm_topic`.
     """
 
     def __init__(
@@ -30,6 +31,7 @@ class ActivityStream(Construct):
         description: str,
         environment: dict[str, str],
         alarm_topic: sns.ITopic,
+        key: kms.IKey,
         retention_hours: int = 48,
         batch_size: int = 100,
         max_batching_window_seconds: int = 5,
@@ -47,7 +49,7 @@ class ActivityStream(Construct):
             retention_period=cdk.Duration.hours(retention_hours),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.failures = failure_queue(self, "Failures")
+        self.failures = failure_queue(self, "Failures", key=key)
         acknowledge(
             self.failures,
             "AwsSolutions-SQS3",

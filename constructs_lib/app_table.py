@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from constructs_lib.checkov import skip_check
+from constructs_lib.data_key import acknowledge_key_grants
 
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
@@ -23,7 +25,7 @@ class AppTable(Construct):
     Items with a numeric `expires_at` (epoch seconds) are deleted by TTL. On-demand
     capacity unless `provisioned` is given (min, max) for both reads and writes, then
     target-tracking auto scaling at 70 % utilisation. Point-in-time recovery, deletion
-    protection, AWS-managed KMS encryption, retained on removal.
+    protection, encrypted with the customer-managed `key`, retained on removal.
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class AppTable(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        key: kms.IKey,
         provisioned: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -48,16 +51,11 @@ class AppTable(Construct):
                 point_in_time_recovery_enabled=True
             ),
             deletion_protection=True,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        skip_check(
-            self.table,
-            "CKV_AWS_119",
-            "Encrypted at rest with the AWS-managed key aws/dynamodb, which CloudTrail logs; who may read the "
-            "table is decided by IAM alone (the posts service and the worker); a customer-managed key would "
-            "repeat those principals in a key policy without narrowing access.",
-        )
+        self._key = key
         if provisioned:
             low, high = provisioned
             for scaling in (
@@ -65,3 +63,14 @@ class AppTable(Construct):
                 self.table.auto_scale_write_capacity(min_capacity=low, max_capacity=high),
             ):
                 scaling.scale_on_utilization(target_utilization_percent=70)
+
+    def grant_read_write(self, role: iam.IRole) -> None:
+        """Read and write every item, with the key use that needs."""
+        self.table.grant_read_write_data(role)
+        acknowledge_key_grants(role)
+
+    def grant_items(self, role: iam.IRole, *actions: str) -> None:
+        """`actions` on the table's items, and the key use DynamoDB makes for the caller to serve them."""
+        self.table.grant(role, *actions)
+        self._key.grant_encrypt_decrypt(role)
+        acknowledge_key_grants(role)

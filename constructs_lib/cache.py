@@ -4,11 +4,11 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
-from constructs_lib.checkov import SECRET_KEY_REASON, skip_check
 
 # Valkey is the open-source (BSD) continuation of Redis OSS 7.2 that ElastiCache now leads
 # with: same protocol and clients, lower node price than Redis OSS on ElastiCache.
@@ -23,8 +23,10 @@ DEFAULT_PORT = 6380
 class ReplicatedCache(Construct):
     """An ElastiCache for Valkey replication group (cluster mode disabled) in isolated
     subnets: a primary and `replicas_per_az` replicas per availability zone of `subnets`,
-    Multi-AZ with automatic failover, TLS required in transit, encrypted at rest, an AUTH
-    token generated into Secrets Manager (JSON key `password`), a non-default port, daily
+    Multi-AZ with automatic failover, TLS required in transit, encrypted at rest (with the
+    AWS-managed key: the at-rest key is create-only, so changing it would replace the group),
+    an AUTH token generated into Secrets Manager (JSON key `password`) and encrypted with
+    `secret_key`, a non-default port, daily
     snapshots kept `snapshot_retention_days` and a final snapshot on removal. Nothing can
     reach it until a peer is allowed through `connections` (on the default port).
     """
@@ -37,6 +39,7 @@ class ReplicatedCache(Construct):
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         node_type: str,
+        secret_key: kms.IKey,
         replicas_per_az: int = 1,
         port: int = DEFAULT_PORT,
         snapshot_retention_days: int = 15,
@@ -58,6 +61,7 @@ class ReplicatedCache(Construct):
                 exclude_punctuation=True,
                 password_length=64,
             ),
+            encryption_key=secret_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         acknowledge(
@@ -68,7 +72,6 @@ class ReplicatedCache(Construct):
             "drives here, and the service reads the token once at start. It never leaves Secrets "
             "Manager but for the app's hosts, and the group admits only their security groups, over TLS.",
         )
-        skip_check(self.auth_secret, "CKV_AWS_149", SECRET_KEY_REASON)
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Cache", allow_all_outbound=False
         )

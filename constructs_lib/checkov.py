@@ -9,15 +9,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import IConstruct
 
-SECRET_KEY_REASON = (
-    "Encrypted with the AWS-managed key aws/secretsmanager. Who may read it is decided by IAM alone, and "
-    "each role reads exactly the secrets its wiring names (tests/test_secret_access.py); a customer-managed "
-    "key would repeat the same principals in a key policy without narrowing access."
-)
-SSE_SQS_REASON = (
-    "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled); the check recognizes only a KMS key, which "
-    "would add a key policy every producer and consumer needs without narrowing who can read the queue."
-)
 OPERATIONAL_LOGS_REASON = (
     "Holds operational logs (request ids, errors, timings), no secrets; CloudWatch Logs encrypts every log "
     "group at rest with its service key, and reading it needs logs permissions only operators hold."

@@ -3,12 +3,13 @@ from __future__ import annotations
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
-from constructs_lib.checkov import SECRET_KEY_REASON, skip_check
+from constructs_lib.checkov import skip_check
 from constructs_lib.database_users import DatabaseUserProvisioner
 
 # MySQL 8.4 LTS, pinned to its major version only: RDS applies minor versions itself
@@ -52,7 +53,10 @@ class HardenedMysql(Construct):
     (`app_username`, created at deploy time with rights on `database_name` only). The app
     secret rotates multi-user: the rotation alternates between `app_username` and
     `<app_username>_clone`, and the user switched away from keeps working until the next
-    rotation, so a host that re-reads the secret is never locked out.
+    rotation, so a host that re-reads the secret is never locked out. Both secrets are
+    encrypted with `secret_key` (the rotation functions and every `grant_read` get its
+    decrypt permission); the storage keeps the AWS-managed key aws/rds, since a storage
+    key is create-only (changing it would replace the instance).
     """
 
     def __init__(
@@ -64,6 +68,7 @@ class HardenedMysql(Construct):
         subnets: ec2.SubnetSelection,
         instance_type: str,
         multi_az: bool,
+        secret_key: kms.IKey,
         single_az_reason: str | None = None,
         allocated_storage_gib: int = 20,
         database_name: str = "app",
@@ -95,7 +100,7 @@ class HardenedMysql(Construct):
             multi_az=multi_az,
             port=port,
             database_name=database_name,
-            credentials=rds.Credentials.from_generated_secret("admin"),
+            credentials=rds.Credentials.from_generated_secret("admin", encryption_key=secret_key),
             parameter_group=parameters,
             storage_encrypted=True,
             storage_type=rds.StorageType.GP3,
@@ -139,14 +144,13 @@ class HardenedMysql(Construct):
         generated = self.instance.node.find_child("Secret")
         assert isinstance(generated, secretsmanager.Secret)
         generated.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-        skip_check(generated, "CKV_AWS_149", SECRET_KEY_REASON)
         self.instance.add_rotation_single_user(
             automatically_after=cdk.Duration.days(rotation_days),
             vpc_subnets=subnets,
             endpoint=secrets_manager_endpoint,
         )
         self.app_secret = self._app_user(
-            app_username, subnets, secrets_manager_endpoint, cdk.Duration.days(rotation_days)
+            app_username, subnets, secrets_manager_endpoint, cdk.Duration.days(rotation_days), secret_key
         )
         if not multi_az:
             if not single_az_reason:
@@ -160,16 +164,21 @@ class HardenedMysql(Construct):
         subnets: ec2.SubnetSelection,
         endpoint: ec2.IInterfaceVpcEndpoint | None,
         rotation_interval: cdk.Duration,
+        secret_key: kms.IKey,
     ) -> secretsmanager.ISecret:
         """The app user's secret (with `masterarn`, which multi-user rotation signs in
         with), the deploy-time user it describes, and its rotation, which may only start
         once the user exists."""
         assert self.secret is not None
         app_secret = rds.DatabaseSecret(
-            self, "AppSecret", username=username, dbname=self.database_name, master_secret=self.secret
+            self,
+            "AppSecret",
+            username=username,
+            dbname=self.database_name,
+            master_secret=self.secret,
+            encryption_key=secret_key,
         )
         app_secret.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-        skip_check(app_secret, "CKV_AWS_149", SECRET_KEY_REASON)
         attached = app_secret.attach(self.instance)
         provisioner = DatabaseUserProvisioner.of(
             self, vpc=self.instance.vpc, subnets=subnets, secrets_manager_endpoint=endpoint

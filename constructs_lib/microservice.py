@@ -6,11 +6,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
-from constructs_lib.checkov import OPERATIONAL_LOGS_REASON, skip_check
 from constructs_lib.telemetry import ServiceTelemetry
 
 SERVICE_PORT = 8080
@@ -24,7 +24,8 @@ class FargateMicroservice(Construct):
     checking `HEALTH_PATH` (for a load balancer rule to route to), a deployment circuit breaker that rolls back, CPU and
     memory target tracking between `min_tasks` and `max_tasks`, registration as
     `name` in the cluster's Cloud Map namespace, with `telemetry` (default none) its trace
-    collector sidecar, and logs kept for three months. Egress is HTTPS only until peers are allowed via `connections`.
+    collector sidecar, and logs kept for three months, encrypted with `log_key` (they hold the
+    method and path of failed requests). Egress is HTTPS only until peers are allowed via `connections`.
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class FargateMicroservice(Construct):
         image: ecs.ContainerImage,
         subnets: ec2.SubnetSelection,
         environment: Mapping[str, str],
+        log_key: kms.IKey,
         cpu: int = 512,
         memory_mib: int = 1024,
         min_tasks: int = 2,
@@ -56,8 +58,7 @@ class FargateMicroservice(Construct):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
-        log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THREE_MONTHS)
-        skip_check(log_group, "CKV_AWS_158", OPERATIONAL_LOGS_REASON)
+        log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, encryption_key=log_key)
         app = self.task_definition.add_container(
             "App",
             image=image,

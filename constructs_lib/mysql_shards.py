@@ -4,6 +4,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -25,7 +26,7 @@ def grown_shard_map(shards: list[dict[str, Any]], active: int, logical_buckets: 
 
 class MysqlShards(Construct):
     """`count` MySQL shard instances, `Shard0`..`Shard<count-1>` (each a HardenedMysql:
-    Multi-AZ, encrypted, its own rotated secret), and the shard map published as an SSM
+    Multi-AZ, encrypted, its own rotated secrets under `secret_key`), and the shard map published as an SSM
     String parameter named `parameter_name`: a user id hashes to one of
     `logical_buckets` fixed buckets, and bucket ranges are assigned to the first
     `active` shards (see `grown_shard_map`). Raising `count` only adds instances.
@@ -43,6 +44,7 @@ class MysqlShards(Construct):
         instance_type: str,
         allocated_storage_gib: int,
         parameter_name: str,
+        secret_key: kms.IKey,
         secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
         logical_buckets: int = DEFAULT_LOGICAL_BUCKETS,
         mysql_version: str = DEFAULT_MYSQL_VERSION,
@@ -60,6 +62,7 @@ class MysqlShards(Construct):
                 subnets=subnets,
                 instance_type=instance_type,
                 multi_az=True,
+                secret_key=secret_key,
                 allocated_storage_gib=allocated_storage_gib,
                 port=DEFAULT_PORT,
                 secrets_manager_endpoint=secrets_manager_endpoint,

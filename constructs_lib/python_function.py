@@ -12,6 +12,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -19,7 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
-from constructs_lib.checkov import OPERATIONAL_LOGS_REASON, SSE_SQS_REASON, skip_check
+from constructs_lib.checkov import OPERATIONAL_LOGS_REASON, skip_check
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -163,19 +164,19 @@ class PowertoolsFunction(Construct):
         )
 
 
-def failure_queue(scope: Construct, construct_id: str) -> sqs.Queue:
-    """Where messages a function could not process wait for a person: encrypted (SSE-SQS),
-    TLS-only, kept 14 days (the most SQS allows) and retained on removal."""
-    queue = sqs.Queue(
+def failure_queue(scope: Construct, construct_id: str, *, key: kms.IKey) -> sqs.Queue:
+    """Where messages a function could not process wait for a person: encrypted with `key`
+    (they carry what the function failed on), TLS-only, kept 14 days (the most SQS allows)
+    and retained on removal."""
+    return sqs.Queue(
         scope,
         construct_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
         enforce_ssl=True,
         retention_period=cdk.Duration.days(14),
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
-    skip_check(queue, "CKV_AWS_27", SSE_SQS_REASON)
-    return queue
 
 
 class FailureAlarms(Construct):

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from constructs_lib.checkov import SSE_SQS_REASON, skip_check
+from constructs_lib.checkov import skip_check
 from constructs_lib.python_function import FailureAlarms, PowertoolsFunction, failure_queue
 
 
 class QueueWorker(Construct):
-    """An SQS work queue and the Lambda that drains it: both queues encrypted (SSE-SQS),
-    TLS-only and retained on removal; a message that fails `max_receive_count` times moves
+    """An SQS work queue and the Lambda that drains it: both queues encrypted with `key`
+    (the messages carry user content; senders need `queue.grant_send_messages`, which grants
+    the key too), TLS-only and retained on removal; a message that fails `max_receive_count` times moves
     to the dead-letter queue; the function (`lambda/<folder>/app.py`) receives batches and
     reports batch item failures, so only failed messages are retried; alarms on dead
     letters and on function errors go to `alarm_topic`.
@@ -27,17 +29,19 @@ class QueueWorker(Construct):
         description: str,
         environment: dict[str, str],
         alarm_topic: sns.ITopic,
+        key: kms.IKey,
         batch_size: int = 10,
         max_batching_window_seconds: int = 5,
         max_receive_count: int = 5,
         timeout_seconds: int = 30,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = failure_queue(self, "DeadLetterQueue")
+        self.dead_letter_queue = failure_queue(self, "DeadLetterQueue", key=key)
         self.queue = sqs.Queue(
             self,
             "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
             enforce_ssl=True,
             retention_period=cdk.Duration.days(4),
             # AWS's guidance for Lambda consumers: six times the function timeout, so a
@@ -46,7 +50,6 @@ class QueueWorker(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        skip_check(self.queue, "CKV_AWS_27", SSE_SQS_REASON)
         worker = PowertoolsFunction(
             self,
             "Worker",

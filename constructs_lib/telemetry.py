@@ -6,11 +6,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
-from constructs_lib.checkov import OPERATIONAL_LOGS_REASON, skip_check
 
 # The service exports OTLP/HTTP to a collector on its own host or in its own task
 # (service/telemetry.py reads these variables).
@@ -56,7 +56,8 @@ def service_environment(service_name: str) -> dict[str, str]:
 
 class ServiceTelemetry(Construct):
     """Collectors for the service's OpenTelemetry traces (to AWS X-Ray) and its JSON logs (to
-    CloudWatch Logs, kept for `log_retention`, default three months). On EC2 hosts
+    CloudWatch Logs, kept for `log_retention`, default three months, encrypted with `log_key`:
+    they hold the method and path of failed requests). On EC2 hosts
     (`install_on_host`) the CloudWatch agent receives OTLP on localhost and ships the service's
     log file to this construct's log group; in ECS tasks (`add_to_task`) an ADOT collector
     sidecar from ECR Public receives OTLP and the task's own awslogs driver ships the logs.
@@ -67,9 +68,11 @@ class ServiceTelemetry(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        log_key: kms.IKey,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._log_key = log_key
         self._log_retention = log_retention
         self._host_logs: logs.LogGroup | None = None
 
@@ -77,8 +80,9 @@ class ServiceTelemetry(Construct):
     def host_logs(self) -> logs.LogGroup:
         """The hosts' log group, created with the first host (tasks log through awslogs)."""
         if self._host_logs is None:
-            self._host_logs = logs.LogGroup(self, "HostLogs", retention=self._log_retention)
-            skip_check(self._host_logs, "CKV_AWS_158", OPERATIONAL_LOGS_REASON)
+            self._host_logs = logs.LogGroup(
+                self, "HostLogs", retention=self._log_retention, encryption_key=self._log_key
+            )
         return self._host_logs
 
     def install_on_host(self, *, user_data: ec2.UserData, service_name: str) -> None:

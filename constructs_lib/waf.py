@@ -3,11 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
-
-from constructs_lib.checkov import skip_check
 
 # Every AWS managed group here is free of the per-group subscription charge and none
 # needs tuning for a typical web API.
@@ -19,11 +18,17 @@ DEFAULT_MANAGED_GROUPS: tuple[str, ...] = (
 )
 
 
+def waf_log_group_name(metric_prefix: str) -> str:
+    """WAF only delivers to log groups whose name starts with aws-waf-logs-."""
+    return f"aws-waf-logs-{metric_prefix}"
+
+
 class ManagedRulesWebAcl(Construct):
     """A WAFv2 web ACL (CLOUDFRONT or REGIONAL scope) that allows by default, blocks what
     the AWS managed rule groups match and any IP above `rate_limit` requests per 5
-    minutes, and logs to a retained CloudWatch log group. aws-cdk-lib has no L2 for WAFv2,
-    so this wraps the L1.
+    minutes, and logs to a retained CloudWatch log group (`waf_log_group_name`) encrypted with
+    `log_key`, whose policy must let CloudWatch Logs use it for that group: the logs hold
+    client addresses, URIs and headers. aws-cdk-lib has no L2 for WAFv2, so this wraps the L1.
     """
 
     def __init__(
@@ -33,6 +38,7 @@ class ManagedRulesWebAcl(Construct):
         *,
         waf_scope: str = "CLOUDFRONT",
         metric_prefix: str,
+        log_key: kms.IKey,
         managed_groups: Sequence[str] = DEFAULT_MANAGED_GROUPS,
         rate_limit: int = 2000,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -73,20 +79,13 @@ class ManagedRulesWebAcl(Construct):
             visibility_config=self._visibility(metric_prefix),
             rules=rules,
         )
-        # WAF only delivers to log groups whose name starts with aws-waf-logs-.
         log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"aws-waf-logs-{metric_prefix}",
+            log_group_name=waf_log_group_name(metric_prefix),
             retention=log_retention,
+            encryption_key=log_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        skip_check(
-            log_group,
-            "CKV_AWS_158",
-            "Holds WAF request logs (client address, URI, headers of sampled and blocked requests); CloudWatch "
-            "Logs encrypts every log group at rest with its service key, and reading it needs logs "
-            "permissions only operators hold.",
         )
         wafv2.CfnLoggingConfiguration(
             self,

@@ -15,6 +15,7 @@ from scaling_stacks.dns_stack import DnsStack
 from scaling_stacks.edge_stack import CLOUDFRONT_REGION, EdgeStack, EdgeWafStack
 from scaling_stacks.microservices_stack import MicroservicesStack
 from scaling_stacks.network_stack import NetworkStack
+from scaling_stacks.stack_props import APP_TAG
 
 
 def build_app(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
@@ -88,7 +89,7 @@ def build_app(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     if config.has_dns:
         stacks["dns"] = DnsStack(app, name("dns"), config=config, compute=compute, edge=edge, env=env)
     for layer, stack in stacks.items():
-        cdk.Tags.of(stack).add("app", prefix)
+        cdk.Tags.of(stack).add(APP_TAG, prefix)
         cdk.Tags.of(stack).add("layer", layer)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     skip_checks_on_cdk_providers(app)

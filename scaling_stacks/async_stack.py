@@ -7,6 +7,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib.activity_stream import ActivityStream
+from constructs_lib.data_key import DataKey
 from constructs_lib.event_topic import EventTopic
 from constructs_lib.queue_worker import QueueWorker
 from scaling_stacks.config import StageConfig
@@ -39,6 +40,9 @@ class AsyncStack(cdk.Stack):
         assert data.table is not None, "the async layer writes to the stage-5 table"
         table = data.table.table
         environment = {"TABLE_NAME": table.table_name}
+        # Imported, so the SNS subscription's key statement stays out of the key's own stack,
+        # whose policy allows the app's topics already.
+        data_key = DataKey.imported(self, network.data_key)
         self.post_worker = QueueWorker(
             self,
             "PostWorker",
@@ -46,8 +50,9 @@ class AsyncStack(cdk.Stack):
             description="Applies post events to per-user counters, once per event id",
             environment=environment,
             alarm_topic=network.alarms,
+            key=data_key,
         )
-        table.grant(self.post_worker.role, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        data.table.grant_items(self.post_worker.role, "dynamodb:PutItem", "dynamodb:UpdateItem")
         self.events: EventTopic | None = None
         self.activity: ActivityStream | None = None
         if config.has_microservices:
@@ -59,5 +64,6 @@ class AsyncStack(cdk.Stack):
                 description="Stores activity events per user, once per event id",
                 environment=environment,
                 alarm_topic=network.alarms,
+                key=data_key,
             )
-            table.grant(self.activity.role, "dynamodb:PutItem")
+            data.table.grant_items(self.activity.role, "dynamodb:PutItem")

@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from constructs_lib.cache import ReplicatedCache
+from constructs_lib.data_key import DataKey
 from scaling_stacks.config import StageConfig
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.stack_props import StackProps
@@ -32,4 +33,5 @@ class CacheStack(cdk.Stack):
             vpc=network.vpc,
             subnets=network.network.data_subnets,
             node_type=config.cache_node_type,
+            secret_key=DataKey.imported(self, network.data_key),
         )

@@ -19,6 +19,7 @@ from constructs_lib.app_config import PARAMETER_VARIABLE, AppConfigParameter
 from constructs_lib.aws_config import SecurityConfigRules
 from constructs_lib.checkov import skip_check
 from constructs_lib.cloudfront_prefix_list import CloudFrontOriginFacingPrefixList
+from constructs_lib.data_key import DataKey
 from constructs_lib.load_balancer import TierLoadBalancer
 from constructs_lib.observability import StageMonitoring
 from constructs_lib.service_bundle import service_bundle
@@ -264,7 +265,11 @@ class ComputeStack(cdk.Stack):
         notifications = [autoscaling.NotificationConfiguration(topic=network.alarms)]
         app_user_data = self._service_user_data()
         # Installed before the tier appends its health gate, so a host counts only with its collector.
-        telemetry = ServiceTelemetry(self, "Telemetry") if config.has_tracing else None
+        telemetry = (
+            ServiceTelemetry(self, "Telemetry", log_key=DataKey.imported(self, network.data_key))
+            if config.has_tracing
+            else None
+        )
         if telemetry is not None:
             telemetry.install_on_host(user_data=app_user_data, service_name=config.app_name)
         app = ServiceTier(

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from constructs_lib.app_table import AppTable
 from constructs_lib.buckets import SecureBucket
+from constructs_lib.data_key import DataKey
 from constructs_lib.database import HardenedMysql, ReadReplicas
 from constructs_lib.mysql_shards import MysqlShards
 from scaling_stacks.config import StageConfig
@@ -47,6 +48,7 @@ class DataStack(cdk.Stack):
         **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        data_key = DataKey.imported(self, network.data_key)
         self.primary = HardenedMysql(
             self,
             "Primary",
@@ -54,6 +56,7 @@ class DataStack(cdk.Stack):
             subnets=network.network.data_subnets,
             instance_type=config.db_instance_type,
             multi_az=config.db_multi_az,
+            secret_key=data_key,
             single_az_reason=(
                 f"Stage {config.stage} ({config.stage_name}) is the deliberately minimal single-box "
                 "architecture; the same instance becomes Multi-AZ in place at stage 2."
@@ -88,12 +91,13 @@ class DataStack(cdk.Stack):
                 instance_type=config.db_instance_type,
                 allocated_storage_gib=config.db_allocated_storage_gib,
                 parameter_name=f"/{config.app_name}/shard-map",
+                secret_key=data_key,
                 secrets_manager_endpoint=network.secrets_manager_endpoint,
                 mysql_version=config.mysql_version,
             )
         if config.has_async:
             self.table = AppTable(
-                self, "AppTable", provisioned=None if config.dynamodb_on_demand else PROVISIONED_CAPACITY
+                self, "AppTable", key=data_key, provisioned=None if config.dynamodb_on_demand else PROVISIONED_CAPACITY
             )
             self.media = SecureBucket(
                 self,

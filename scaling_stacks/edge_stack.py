@@ -8,7 +8,8 @@ from constructs import Construct
 
 from constructs_lib.buckets import SecureBucket
 from constructs_lib.cdn import SiteDistribution
-from constructs_lib.waf import ManagedRulesWebAcl
+from constructs_lib.data_key import DataKey
+from constructs_lib.waf import ManagedRulesWebAcl, waf_log_group_name
 from scaling_stacks.config import StageConfig
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.stack_props import StackProps
@@ -21,14 +22,23 @@ SESSION_COOKIE = "sid"
 
 
 class EdgeWafStack(cdk.Stack):
-    """The CloudFront-scoped WAF web ACL, which must live in us-east-1 whatever the app's region."""
+    """The CloudFront-scoped WAF web ACL, which must live in us-east-1 whatever the app's region,
+    and the key of its request logs, in the same region as they are."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Unpack[StackProps]
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        metric_prefix = f"{config.app_name}-edge"
+        self.logs_key = DataKey(
+            self,
+            "LogsKey",
+            alias_name=f"{config.app_name}/edge-logs",
+            description=f"Encrypts {config.app_name}'s WAF request logs",
+            log_group_names=[waf_log_group_name(metric_prefix)],
+        ).key
         self.web_acl = ManagedRulesWebAcl(
-            self, "WebAcl", waf_scope="CLOUDFRONT", metric_prefix=f"{config.app_name}-edge"
+            self, "WebAcl", waf_scope="CLOUDFRONT", metric_prefix=metric_prefix, log_key=self.logs_key
         )
 
 

@@ -9,6 +9,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
+from constructs_lib.data_key import DataKey
 from constructs_lib.microservice import SERVICE_PORT, FargateMicroservice
 from constructs_lib.python_function import ASSET_EXCLUDES
 from constructs_lib.telemetry import ServiceTelemetry
@@ -75,7 +76,8 @@ class MicroservicesStack(cdk.Stack):
         )
         dependencies = ServiceDependencies(config=config, data=data, cache=cache, async_layer=async_layer)
         environment = dependencies.environment(self.region)
-        telemetry = ServiceTelemetry(self, "Telemetry") if config.has_tracing else None
+        log_key = DataKey.imported(self, network.data_key)
+        telemetry = ServiceTelemetry(self, "Telemetry", log_key=log_key) if config.has_tracing else None
         users = FargateMicroservice(
             self,
             "Users",
@@ -84,6 +86,7 @@ class MicroservicesStack(cdk.Stack):
             image=image,
             subnets=network.network.app_subnets,
             environment={**environment, "SERVICE_ROLE": "users"},
+            log_key=log_key,
             telemetry=telemetry,
         )
         posts = FargateMicroservice(
@@ -100,6 +103,7 @@ class MicroservicesStack(cdk.Stack):
                 "MIGRATE_ON_START": "false",
                 "USERS_SERVICE_URL": users.url,
             },
+            log_key=log_key,
             telemetry=telemetry,
             # The posts service answers every timeline, feed and post read: it scales furthest, on
             # tasks of one vCPU (the one service process uses one core; AWS SDK calls add threads).

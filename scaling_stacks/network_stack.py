@@ -8,19 +8,32 @@ from constructs import Construct
 
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.buckets import LogArchiveBucket
+from constructs_lib.data_key import DataKey
 from constructs_lib.network import StagedVpc
 from scaling_stacks.config import StageConfig
-from scaling_stacks.stack_props import StackProps
+from scaling_stacks.stack_props import APP_TAG, StackProps
 
 
 class NetworkStack(cdk.Stack):
     """The foundation every layer shares, deployed first: the VPC and its endpoints, the
-    log archive bucket and the alarm topic."""
+    log archive bucket, the alarm topic and the data key, which encrypts the secrets, the
+    table, the queues and the service's log groups of every later stack."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Unpack[StackProps]
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        app_stacks = f"{config.stack_prefix}-*"
+        self.data_key = DataKey(
+            self,
+            "DataKey",
+            alias_name=f"{config.app_name}/data",
+            description=f"Encrypts {config.app_name}'s secrets, table, queues and service logs",
+            # Log groups and topics without a fixed name are named after their stack.
+            log_group_names=[app_stacks],
+            app_tag=(APP_TAG, config.stack_prefix),
+            sns_topic_names=[app_stacks] if config.has_microservices else (),
+        ).key
         self.logs = LogArchiveBucket(self, "LogArchive").bucket
         self.network = StagedVpc(
             self, "Network", nat_gateways=config.nat_gateways if config.has_nat else 0, flow_log_bucket=self.logs

@@ -12,6 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
 from constructs_lib.acknowledge import acknowledge
+from constructs_lib.data_key import acknowledge_key_grants
 from constructs_lib.telemetry import service_environment
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
@@ -102,11 +103,12 @@ class ServiceDependencies:
         """The stage-5 side: the posts table, media uploads and the events posts produce."""
         data = self.data
         if data.table is not None:
-            data.table.table.grant_read_write_data(role)
+            data.table.grant_read_write(role)
         if data.media is not None:
             self._grant_media_uploads(role, data)
         if self.async_layer is not None:
             self.async_layer.post_worker.queue.grant_send_messages(role)
+            acknowledge_key_grants(role)
             if self.async_layer.events is not None:
                 self.async_layer.events.grant_publish(role)
             if self.async_layer.activity is not None:

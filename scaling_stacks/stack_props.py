@@ -6,6 +6,9 @@ from typing import TypedDict
 
 import aws_cdk as cdk
 
+# The tag every stack carries (value: the stack prefix); the data key's policy names the app's roles by it.
+APP_TAG = "app"
+
 
 class StackProps(TypedDict, total=False):
     """The subset of ``cdk.StackProps`` the app builder sets; add a key here to pass another."""

@@ -7,6 +7,7 @@ import json
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
@@ -79,6 +80,7 @@ def test_hardened_database_has_no_findings_but_unencrypted_storage_is_caught() -
         subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
         instance_type="m7g.large",
         multi_az=True,
+        secret_key=kms.Key(stack, "Key", enable_key_rotation=True),
     )
     rds_findings = {name for name in _violations(app) if name.startswith("AwsSolutions-RDS")}
     assert rds_findings == set()

@@ -8,6 +8,7 @@ from typing import Any, cast
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 
 from constructs_lib.cache import ReplicatedCache
 from constructs_lib.database import HardenedMysql, ReadReplicas
@@ -139,7 +140,15 @@ def test_constructs_refuse_a_cache_without_replicas_and_too_many_db_replicas() -
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, restrict_default_security_group=False)
     isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
     with pytest.raises(ValueError, match="replicas_per_az"):
-        ReplicatedCache(stack, "Cache", vpc=vpc, subnets=isolated, node_type="cache.t4g.micro", replicas_per_az=0)
+        ReplicatedCache(
+            stack,
+            "Cache",
+            vpc=vpc,
+            subnets=isolated,
+            node_type="cache.t4g.micro",
+            secret_key=kms.Key(stack, "Key"),
+            replicas_per_az=0,
+        )
     with pytest.raises(ValueError, match="1 to 15 read replicas"):
         ReadReplicas(
             stack,
