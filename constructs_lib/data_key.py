@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
@@ -135,3 +136,19 @@ def acknowledge_key_grants(role: iam.IRole) -> None:
     """Acknowledge the wildcard key actions of a table or queue grant on `role`."""
     for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
         acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", KEY_GRANT_REASON)
+
+
+def grant_secret_read(secret: secretsmanager.ISecret, grantee: iam.IGrantable) -> None:
+    """`secret.grant_read`, plus the decrypt of its key through Secrets Manager in `grantee`'s own
+    policy: for a key of another stack `grant_read` would put that into the key policy, and an
+    imported key (`DataKey.imported`) takes no statements."""
+    secret.grant_read(grantee)
+    if secret.encryption_key is not None:
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:Decrypt"],
+            resource_arns=[secret.encryption_key.key_arn],
+            conditions={
+                "StringEquals": {"kms:ViaService": f"secretsmanager.{cdk.Stack.of(secret).region}.amazonaws.com"}
+            },
+        )

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from constructs_lib.acknowledge import acknowledge
 from constructs_lib.checkov import OPERATIONAL_LOGS_REASON, skip_check
+from constructs_lib.data_key import grant_secret_read
 from constructs_lib.python_function import PowertoolsFunction
 
 PROVISIONER_ID = "DatabaseUserProvisioner"
@@ -128,8 +129,8 @@ class DatabaseUserProvisioner(Construct):
     ) -> cdk.CustomResource:
         """The custom resource that creates `app_secret`'s user on `instance`."""
         self.security_group.connections.allow_to_default_port(instance, f"Provisioner to {instance.node.path}")
-        master_secret.grant_read(self.handler)
-        app_secret.grant_read(self.handler)
+        grant_secret_read(master_secret, self.handler)
+        grant_secret_read(app_secret, self.handler)
         return cdk.CustomResource(
             scope,
             construct_id,

@@ -12,7 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
 from constructs_lib.acknowledge import acknowledge
-from constructs_lib.data_key import acknowledge_key_grants
+from constructs_lib.data_key import acknowledge_key_grants, grant_secret_read
 from constructs_lib.telemetry import service_environment
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
@@ -87,17 +87,17 @@ class ServiceDependencies:
         """The relational side: the user directory, its replicas, the cache and the shards."""
         data = self.data
         host.connections.allow_to_default_port(data.primary, f"{label} to the primary database")
-        data.primary.app_secret.grant_read(role)
+        grant_secret_read(data.primary.app_secret, role)
         if data.replicas is not None:
             host.connections.allow_to_default_port(data.replicas, f"{label} to the read replicas")
         if self.cache is not None:
             host.connections.allow_to_default_port(self.cache.cache, f"{label} to the cache")
-            self.cache.cache.auth_secret.grant_read(role)
+            grant_secret_read(self.cache.cache.auth_secret, role)
         if data.shards is not None:
             data.shards.parameter.grant_read(role)
             for shard in data.shards.shards:
                 host.connections.allow_to_default_port(shard, f"{label} to {shard.node.id}")
-                shard.app_secret.grant_read(role)
+                grant_secret_read(shard.app_secret, role)
 
     def grant_post_data(self, role: iam.IRole) -> None:
         """The stage-5 side: the posts table, media uploads and the events posts produce."""
