@@ -10,8 +10,9 @@ import aws_cdk as cdk
 from constructs import IConstruct
 
 OPERATIONAL_LOGS_REASON = (
-    "Holds operational logs (request ids, errors, timings), no secrets; CloudWatch Logs encrypts every log "
-    "group at rest with its service key, and reading it needs logs permissions only operators hold."
+    "A Lambda function's own logs (invocation and event ids, errors, timings), no secrets and no user content; "
+    "CloudWatch Logs encrypts every log group at rest with its service key, and reading it needs logs "
+    "permissions only operators hold. The logs that hold request data use a customer-managed key."
 )
 
 
