@@ -67,7 +67,7 @@ def build_app(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
             network=network,
             origin=compute.origin,
             origin_plain_http_reason=compute.origin_plain_http_reason,
-            web_acl_arn=waf.web_acl.arn,
+            web_acl_arn=waf.web_acl_arn,
             env=env,
             cross_region_references=config.region != CLOUDFRONT_REGION,
         )

@@ -82,7 +82,7 @@ class MicroservicesStack(cdk.Stack):
             cluster=cluster,
             name="users",
             image=image,
-            subnets=network.network.app_subnets,
+            subnets=network.app_subnets,
             environment={**environment, "SERVICE_ROLE": "users"},
             telemetry=telemetry,
         )
@@ -92,7 +92,7 @@ class MicroservicesStack(cdk.Stack):
             cluster=cluster,
             name="posts",
             image=image,
-            subnets=network.network.app_subnets,
+            subnets=network.app_subnets,
             environment={
                 **environment,
                 "SERVICE_ROLE": "posts",
@@ -115,6 +115,7 @@ class MicroservicesStack(cdk.Stack):
         # Only the posts service writes posts, uploads media and emits post events.
         dependencies.grant_post_data(posts.task_definition.task_role)
         site = compute.site_load_balancer
+        assert site is not None, "the services sit behind the site's load balancer"
         by_name = {"users": users, "posts": posts}
         for offset, service in enumerate((users, posts)):
             hold = site.hold_for(
