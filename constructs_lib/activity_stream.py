@@ -54,21 +54,7 @@ class ActivityStream(Construct):
             "This queue is itself the terminal on-failure destination of the Kinesis consumer "
             "(it holds the metadata of records that exhausted their retries); it is alarmed on.",
         )
-        consumer = PowertoolsFunction(self, "Consumer", folder=folder, description=description, environment=environment)
-        self.function = consumer.function
-        self.role = consumer.role
-        skip_check(
-            self.function,
-            "CKV_AWS_116",
-            "Invoked only synchronously, by the Kinesis event source mapping: records it fails on go to the "
-            "mapping's on-failure destination queue, not to an asynchronous-invocation dead-letter queue.",
-        )
-        skip_check(
-            self.function,
-            "CKV_AWS_117",
-            "Reaches only AWS APIs over TLS with IAM authentication and no private resource; a VPC would add "
-            "endpoints or NAT without narrowing what it can reach.",
-        )
+        self.function, self.role = self._consumer(folder, description, environment)
         self.function.add_event_source(
             event_sources.KinesisEventSource(
                 self.stream,
@@ -83,6 +69,24 @@ class ActivityStream(Construct):
             )
         )
         FailureAlarms(self, "Alarms", function=self.function, failed=self.failures, topic=alarm_topic)
+
+    def _consumer(
+        self, folder: str, description: str, environment: dict[str, str]
+    ) -> tuple[lambda_.Function, iam.Role]:
+        consumer = PowertoolsFunction(self, "Consumer", folder=folder, description=description, environment=environment)
+        skip_check(
+            consumer.function,
+            "CKV_AWS_116",
+            "Invoked only synchronously, by the Kinesis event source mapping: records it fails on go to the "
+            "mapping's on-failure destination queue, not to an asynchronous-invocation dead-letter queue.",
+        )
+        skip_check(
+            consumer.function,
+            "CKV_AWS_117",
+            "Reaches only AWS APIs over TLS with IAM authentication and no private resource; a VPC would add "
+            "endpoints or NAT without narrowing what it can reach.",
+        )
+        return consumer.function, consumer.role
 
     def grant_put(self, grantee: iam.IGrantable) -> None:
         """Put records (and list shards, which producer libraries do first)."""

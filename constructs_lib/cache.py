@@ -47,28 +47,7 @@ class ReplicatedCache(Construct):
         selected = vpc.select_subnets(
             subnet_group_name=subnets.subnet_group_name, subnet_type=subnets.subnet_type, subnets=subnets.subnets
         )
-        self.auth_secret = secretsmanager.Secret(
-            self,
-            "AuthToken",
-            description="AUTH token of the cache (JSON key 'password')",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template="{}",
-                generate_string_key="password",
-                # ElastiCache rejects '/', '"' and '@' in a token; letters and digits keep it simple.
-                exclude_punctuation=True,
-                password_length=64,
-            ),
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.auth_secret,
-            "AwsSolutions-SMG4",
-            "This AUTH token is not rotated: ElastiCache changes a token only through "
-            "ModifyReplicationGroup (ROTATE, then SET), which no Secrets Manager rotation function "
-            "drives here, and the service reads the token once at start. It never leaves Secrets "
-            "Manager but for the app's hosts, and the group admits only their security groups, over TLS.",
-        )
-        skip_check(self.auth_secret, "CKV_AWS_149", SECRET_KEY_REASON)
+        self.auth_secret = self._auth_token()
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Cache", allow_all_outbound=False
         )
@@ -104,6 +83,32 @@ class ReplicatedCache(Construct):
         )
         self.replication_group.apply_removal_policy(cdk.RemovalPolicy.SNAPSHOT)
         self._connections = ec2.Connections(security_groups=[self.security_group], default_port=ec2.Port.tcp(port))
+
+    def _auth_token(self) -> secretsmanager.Secret:
+        """The AUTH token, generated into Secrets Manager and kept when the group goes."""
+        secret = secretsmanager.Secret(
+            self,
+            "AuthToken",
+            description="AUTH token of the cache (JSON key 'password')",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",
+                generate_string_key="password",
+                # ElastiCache rejects '/', '"' and '@' in a token; letters and digits keep it simple.
+                exclude_punctuation=True,
+                password_length=64,
+            ),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "This AUTH token is not rotated: ElastiCache changes a token only through "
+            "ModifyReplicationGroup (ROTATE, then SET), which no Secrets Manager rotation function "
+            "drives here, and the service reads the token once at start. It never leaves Secrets "
+            "Manager but for the app's hosts, and the group admits only their security groups, over TLS.",
+        )
+        skip_check(secret, "CKV_AWS_149", SECRET_KEY_REASON)
+        return secret
 
     @property
     def connections(self) -> ec2.Connections:

@@ -97,6 +97,7 @@ class HardenedMysql(Construct):
         self.max_allocated_storage_gib = allocated_storage_gib * 5
         self.instance = self._instance(
             engine,
+            mysql_version=mysql_version,
             vpc=vpc,
             subnets=subnets,
             instance_type=instance_type,
@@ -106,13 +107,6 @@ class HardenedMysql(Construct):
             port=port,
             backup_retention_days=backup_retention_days,
         )
-        if mysql_version == ENGINE_VERSIONS[mysql_version].mysql_full_version:
-            # EngineVersion names a major version on purpose: RDS picks that major's current minor
-            # and upgrades minors itself (AutoMinorVersionUpgrade). cfn-lint's enumeration (E3691)
-            # lists only full versions; this resource alone is exempt from it.
-            cfn_instance = self.instance.node.default_child
-            assert isinstance(cfn_instance, rds.CfnDBInstance)
-            cfn_instance.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3691"]}})
         acknowledge_monitoring_role(self.instance)
         self.database_name = database_name
         self.port = port
@@ -135,6 +129,7 @@ class HardenedMysql(Construct):
         self,
         engine: rds.IInstanceEngine,
         *,
+        mysql_version: str,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         instance_type: str,
@@ -144,7 +139,7 @@ class HardenedMysql(Construct):
         port: int,
         backup_retention_days: int,
     ) -> rds.DatabaseInstance:
-        return rds.DatabaseInstance(
+        instance = rds.DatabaseInstance(
             self,
             "Instance",
             engine=engine,
@@ -173,6 +168,14 @@ class HardenedMysql(Construct):
             publicly_accessible=False,
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
         )
+        if mysql_version == ENGINE_VERSIONS[mysql_version].mysql_full_version:
+            # EngineVersion names a major version on purpose: RDS picks that major's current minor
+            # and upgrades minors itself (AutoMinorVersionUpgrade). cfn-lint's enumeration (E3691)
+            # lists only full versions; this resource alone is exempt from it.
+            cfn_instance = instance.node.default_child
+            assert isinstance(cfn_instance, rds.CfnDBInstance)
+            cfn_instance.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3691"]}})
+        return instance
 
     def _retained_master_secret(self) -> secretsmanager.ISecret:
         """The master user's secret, kept when the instance goes: a final snapshot restored

@@ -74,6 +74,26 @@ class DatabaseUserProvisioner(Construct):
             "CloudFormation and so fails (and rolls back) the deploy.",
         )
         self.provider = cr.Provider(self, "Provider", on_event_handler=self.handler)
+        self._exempt_framework()
+
+    @classmethod
+    def of(
+        cls,
+        scope: Construct,
+        *,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
+    ) -> DatabaseUserProvisioner:
+        """The stack's provisioner, created on first use."""
+        stack = cdk.Stack.of(scope)
+        existing = stack.node.try_find_child(PROVISIONER_ID)
+        if isinstance(existing, DatabaseUserProvisioner):
+            return existing
+        return cls(stack, PROVISIONER_ID, vpc=vpc, subnets=subnets, secrets_manager_endpoint=secrets_manager_endpoint)
+
+    def _exempt_framework(self) -> None:
+        """Acknowledge and skip what applies to aws-cdk-lib's provider framework function, not to ours."""
         framework = self.provider.node.find_child("framework-onEvent")
         stack = cdk.Stack.of(self)
         handler_logical_id = stack.resolve(stack.get_logical_id(cast(cdk.CfnElement, self.handler.node.default_child)))
@@ -99,22 +119,6 @@ class DatabaseUserProvisioner(Construct):
             ),
         ):
             acknowledge(framework, finding, reason)
-
-    @classmethod
-    def of(
-        cls,
-        scope: Construct,
-        *,
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
-    ) -> DatabaseUserProvisioner:
-        """The stack's provisioner, created on first use."""
-        stack = cdk.Stack.of(scope)
-        existing = stack.node.try_find_child(PROVISIONER_ID)
-        if isinstance(existing, DatabaseUserProvisioner):
-            return existing
-        return cls(stack, PROVISIONER_ID, vpc=vpc, subnets=subnets, secrets_manager_endpoint=secrets_manager_endpoint)
 
     def create_app_user(
         self,

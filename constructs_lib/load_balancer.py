@@ -58,22 +58,7 @@ class TierLoadBalancer(Construct):
         )
         self.load_balancer.log_access_logs(log_bucket, log_prefix)
         self.port = 443 if certificate_arn else 80
-        self.listener = self.load_balancer.add_listener(
-            "Listener",
-            port=self.port,
-            open=False,
-            protocol=elbv2.ApplicationProtocol.HTTPS if certificate_arn else elbv2.ApplicationProtocol.HTTP,
-            certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)] if certificate_arn else None,
-            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if certificate_arn else None,
-        )
-        if not certificate_arn:
-            reason = (
-                "Plain HTTP because no certificate_arn is configured for this load balancer; the listener admits "
-                "only the peers allowed through its security group (CloudFront's path for the front load "
-                "balancer, the web tier for the internal one). Set domain_name and certificate_arn for HTTPS."
-            )
-            for check_id in ("CKV_AWS_2", "CKV_AWS_103"):
-                skip_check(self.listener, check_id, reason)
+        self.listener = self._listener(certificate_arn)
         if allowed_peer is not None:
             self.security_group.add_ingress_rule(allowed_peer, ec2.Port.tcp(self.port), "clients of this tier")
         self.target_group = self.listener.add_targets(
@@ -93,6 +78,26 @@ class TierLoadBalancer(Construct):
         for target in targets:
             if isinstance(target, Construct) and isinstance(target.node.default_child, cdk.CfnResource):
                 listener.node.add_dependency(target.node.default_child)
+
+    def _listener(self, certificate_arn: str | None) -> elbv2.ApplicationListener:
+        """HTTPS with TLS 1.2+ on 443 when a certificate is given, else HTTP on 80; closed until opened."""
+        listener = self.load_balancer.add_listener(
+            "Listener",
+            port=self.port,
+            open=False,
+            protocol=elbv2.ApplicationProtocol.HTTPS if certificate_arn else elbv2.ApplicationProtocol.HTTP,
+            certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)] if certificate_arn else None,
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if certificate_arn else None,
+        )
+        if not certificate_arn:
+            reason = (
+                "Plain HTTP because no certificate_arn is configured for this load balancer; the listener admits "
+                "only the peers allowed through its security group (CloudFront's path for the front load "
+                "balancer, the web tier for the internal one). Set domain_name and certificate_arn for HTTPS."
+            )
+            for check_id in ("CKV_AWS_2", "CKV_AWS_103"):
+                skip_check(listener, check_id, reason)
+        return listener
 
     def hold_for(
         self,

@@ -92,9 +92,6 @@ class PowertoolsFunction(Construct):
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
     ) -> None:
-        """`bundled_packages` (default none): pure-Python packages copied beside the
-        handler from this app's environment. `vpc`, `vpc_subnets`, `security_groups`
-        (default: no VPC): where the function runs when it must reach private resources."""
         super().__init__(scope, construct_id)
         code_dir = LAMBDA_ROOT / folder
         if not (code_dir / "app.py").is_file():
@@ -125,7 +122,11 @@ class PowertoolsFunction(Construct):
             vpc_subnets=vpc_subnets,
             security_groups=security_groups,
         )
-        if vpc is not None:
+        self.log_group.grant_write(self.role)
+        self._acknowledge_and_skip(in_vpc=vpc is not None)
+
+    def _acknowledge_and_skip(self, *, in_vpc: bool) -> None:
+        if in_vpc:
             acknowledge(
                 self.role,
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
@@ -133,7 +134,6 @@ class PowertoolsFunction(Construct):
                 "and write its logs; Lambda documents it for VPC functions, and its EC2 network-interface "
                 "actions take no resource-level scoping.",
             )
-        self.log_group.grant_write(self.role)
         skip_check(self.log_group, "CKV_AWS_158", OPERATIONAL_LOGS_REASON)
         skip_check(
             self.function,

@@ -115,7 +115,33 @@ class ServiceTier(Construct):
         )
         self.min_capacity = min_capacity
         self.max_capacity = max_capacity
-        self.group = autoscaling.AutoScalingGroup(
+        self.group = self._group(
+            vpc=vpc,
+            subnets=subnets,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            desired_capacity=desired_capacity,
+            spot=spot,
+            notifications=notifications,
+        )
+        add_health_gate(
+            user_data, resource=self.group, url=health_check_url, within=HEALTHY_WITHIN, settle=LOAD_BALANCER_SETTLE
+        )
+        self._acknowledge_group(spot=spot is not None)
+
+    def _group(
+        self,
+        *,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        min_capacity: int,
+        max_capacity: int,
+        desired_capacity: int | None,
+        spot: SpotMix | None,
+        notifications: list[autoscaling.NotificationConfiguration] | None,
+    ) -> autoscaling.AutoScalingGroup:
+        """The group: health-gated creation and one-at-a-time rolls, ELB health checks."""
+        return autoscaling.AutoScalingGroup(
             self,
             "Group",
             vpc=vpc,
@@ -146,9 +172,8 @@ class ServiceTier(Construct):
             ),
             default_instance_warmup=cdk.Duration.minutes(3),
         )
-        add_health_gate(
-            user_data, resource=self.group, url=health_check_url, within=HEALTHY_WITHIN, settle=LOAD_BALANCER_SETTLE
-        )
+
+    def _acknowledge_group(self, *, spot: bool) -> None:
         if spot:
             group_resource = self.group.node.default_child
             assert group_resource is not None, "an AutoScalingGroup always has its CfnAutoScalingGroup"
@@ -159,7 +184,7 @@ class ServiceTier(Construct):
                 "EBS volume; cdk-nag 3.0.2's EC26 reads only an ASG's LaunchTemplate property and "
                 "throws on a MixedInstancesPolicy, so the project's tests check the template instead.",
             )
-        elif min_capacity == max_capacity:
+        elif self.min_capacity == self.max_capacity:
             acknowledge(
                 self.group,
                 "Annotation::@aws-cdk/aws-autoscaling:desiredCapacitySet",

@@ -38,33 +38,7 @@ class ManagedRulesWebAcl(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     ) -> None:
         super().__init__(scope, construct_id)
-        rules = [
-            wafv2.CfnWebACL.RuleProperty(
-                name=group,
-                priority=priority,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=group
-                    )
-                ),
-                visibility_config=self._visibility(f"{metric_prefix}-{group}"),
-            )
-            for priority, group in enumerate(managed_groups)
-        ]
-        rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="RateLimitPerIp",
-                priority=len(rules),
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=rate_limit, aggregate_key_type="IP"
-                    )
-                ),
-                visibility_config=self._visibility(f"{metric_prefix}-RateLimitPerIp"),
-            )
-        )
+        rules = self._rules(metric_prefix, managed_groups, rate_limit)
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -94,6 +68,40 @@ class ManagedRulesWebAcl(Construct):
             resource_arn=self.web_acl.attr_arn,
             log_destination_configs=[log_group.log_group_arn],
         )
+
+    @classmethod
+    def _rules(
+        cls, metric_prefix: str, managed_groups: Sequence[str], rate_limit: int
+    ) -> list[wafv2.CfnWebACL.RuleProperty]:
+        """One rule per managed group, in order, then the per-IP rate limit."""
+        rules = [
+            wafv2.CfnWebACL.RuleProperty(
+                name=group,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=group
+                    )
+                ),
+                visibility_config=cls._visibility(f"{metric_prefix}-{group}"),
+            )
+            for priority, group in enumerate(managed_groups)
+        ]
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name="RateLimitPerIp",
+                priority=len(rules),
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        limit=rate_limit, aggregate_key_type="IP"
+                    )
+                ),
+                visibility_config=cls._visibility(f"{metric_prefix}-RateLimitPerIp"),
+            )
+        )
+        return rules
 
     @property
     def arn(self) -> str:
