@@ -19,6 +19,17 @@ class ActivityStream(Construct):
     a batching window, partial batch failure reporting, bisect-on-error, bounded retries
     and record age, and an encrypted SQS on-failure destination that keeps what could not
     be processed; alarms on that destination and on function errors go to `alarm_topic`.
+
+    :param folder: The consumer's handler folder: `lambda/<folder>/app.py`.
+    :param description: The consumer function's description.
+    :param environment: The consumer's environment variables (names and settings, never a secret).
+    :param alarm_topic: Where the failure alarms go.
+    :param retention_hours: How long the stream keeps a record. Default: 48
+    :param batch_size: The most records one invocation receives. Default: 100
+    :param max_batching_window_seconds: How long the event source gathers a batch. Default: 5
+    :param retry_attempts: Retries of a failing batch before its records go to the on-failure queue. Default: 3
+    :param max_record_age_hours: A record older than this goes to the on-failure queue instead of a retry. Default:
+        6
     """
 
     def __init__(

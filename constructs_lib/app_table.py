@@ -24,6 +24,9 @@ class AppTable(Construct):
     capacity unless `provisioned` is given (min, max) for both reads and writes, then
     target-tracking auto scaling at 70 % utilisation. Point-in-time recovery, deletion
     protection, AWS-managed KMS encryption, retained on removal.
+
+    :param provisioned: (minimum, maximum) capacity units for reads and for writes: provisioned capacity with auto
+        scaling. Default: none, on-demand capacity
     """
 
     def __init__(

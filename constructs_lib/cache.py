@@ -27,6 +27,13 @@ class ReplicatedCache(Construct):
     token generated into Secrets Manager (JSON key `password`), a non-default port, daily
     snapshots kept `snapshot_retention_days` and a final snapshot on removal. Nothing can
     reach it until a peer is allowed through `connections` (on the default port).
+
+    :param vpc: The VPC of the group and its security group.
+    :param subnets: The isolated subnets of the group's subnet group (create-only).
+    :param node_type: The node type of every member, such as `cache.t4g.small`.
+    :param replicas_per_az: Replicas per availability zone of `subnets`, besides the primary; at least 1. Default: 1
+    :param port: The port the group listens on (create-only). Default: 6380 (`DEFAULT_PORT`)
+    :param snapshot_retention_days: Days a daily snapshot is kept. Default: 15
     """
 
     def __init__(

@@ -31,6 +31,20 @@ class SiteDistribution(Construct):
     `log_bucket`; security headers (HSTS, nosniff, frame-deny, referrer policy) on every
     response; HTTP redirected to HTTPS; TLS 1.2+ for viewers when a certificate is given. An origin
     reached over plain HTTP must say why in `plain_http_origin_reason`.
+
+    :param origin: Where dynamic requests go: the site's load balancer, through a VPC origin.
+    :param static_bucket: The private bucket `/static/*` is served from, through origin access control.
+    :param web_acl_arn: ARN of the CLOUDFRONT-scope WAF web ACL to attach.
+    :param log_bucket: Where CloudFront's standard logs go (prefix `cloudfront/`).
+    :param session_cookie: The service's session cookie; the API cache keys on it.
+    :param domain_name: The site's domain name, served when `certificate_arn` is given too. Default: none, the
+        *.cloudfront.net name only
+    :param certificate_arn: ARN of an ACM certificate in us-east-1 for `domain_name`; viewers then need TLS 1.2+.
+        Default: none, CloudFront's default certificate
+    :param price_class: Which edge locations serve viewers. Default: `PriceClass.PRICE_CLASS_100` (North America and
+        Europe)
+    :param plain_http_origin_reason: Why the origin may be reached over plain HTTP (it acknowledges AwsSolutions-
+        CFR5). Default: none, and a plain-HTTP origin fails cdk-nag
     """
 
     def __init__(

@@ -63,6 +63,25 @@ class HardenedMysql(Construct):
     secret rotates multi-user: the rotation alternates between `app_username` and
     `<app_username>_clone`, and the user switched away from keeps working until the next
     rotation, so a host that re-reads the secret is never locked out.
+
+    :param vpc: The VPC of the instance, its rotation functions and the user provisioner.
+    :param subnets: The isolated subnets of the instance and of those functions.
+    :param instance_type: The instance class without its `db.` prefix, such as `t4g.micro`.
+    :param multi_az: Whether a standby runs in a second availability zone.
+    :param single_az_reason: Why a single-AZ instance is acceptable; required when `multi_az` is False. Default:
+        none
+    :param allocated_storage_gib: Initial gp3 storage in GiB; storage autoscaling may grow it to five times as much.
+        Default: 20
+    :param database_name: The app database, created with the instance; the app user has rights on it alone. Default:
+        app
+    :param port: The port MySQL listens on (a change restarts the database). Default: 3307 (`DEFAULT_PORT`)
+    :param backup_retention_days: Days automated backups are kept. Default: 14
+    :param rotation_days: Days between rotations of the master secret and of the app secret. Default: 30
+    :param secrets_manager_endpoint: The Secrets Manager interface endpoint the rotation and provisioning functions
+        reach it through. Default: none, `subnets` need another route to Secrets Manager
+    :param mysql_version: The MySQL major version, a key of `ENGINE_VERSIONS`. Default: 8.4
+        (`DEFAULT_MYSQL_VERSION`)
+    :param app_username: The app's own database user. Default: app
     """
 
     def __init__(
@@ -241,6 +260,13 @@ class ReadReplicas(Construct):
     monitoring, behind one shared security group. A replica holds only
     a copy of the source's data, so it is deleted (not snapshotted) when a lower stage or a
     smaller count removes it; the source keeps every backup.
+
+    :param source: The database to replicate: engine, port, parameters and storage limit come from it.
+    :param count: How many replicas, 1 to `MAX_READ_REPLICAS` (15).
+    :param vpc: The VPC of the replicas and their security group.
+    :param subnets: The isolated subnets of the replicas.
+    :param availability_zones: The zones the replicas are spread over, round-robin.
+    :param instance_type: The instance class of every replica, without its `db.` prefix.
     """
 
     def __init__(

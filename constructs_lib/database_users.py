@@ -35,6 +35,11 @@ class DatabaseUserProvisioner(Construct):
     and creates the user of the app secret with the app's privileges on the app database
     only. It reaches Secrets Manager through `secrets_manager_endpoint` (default: none,
     the subnets need another route) and each database through its security group.
+
+    :param vpc: The VPC the function runs in.
+    :param subnets: The subnets it runs in, from which it reaches the databases.
+    :param secrets_manager_endpoint: The Secrets Manager interface endpoint it reaches Secrets Manager through.
+        Default: none, `subnets` need another route
     """
 
     def __init__(

@@ -23,6 +23,19 @@ class TierLoadBalancer(Construct):
     lets the listener move to new targets without emptying the group it serves from), and is
     created or updated only after every target that is a construct (an Auto Scaling group)
     exists. `route` adds path rules to other target groups once their targets serve.
+
+    :param vpc: The VPC of the load balancer and its security group.
+    :param subnets: The subnets of the load balancer's nodes.
+    :param targets: What the listener forwards to (Auto Scaling groups, instances).
+    :param log_bucket: Where access logs go.
+    :param log_prefix: Key prefix of those logs in `log_bucket`.
+    :param internet_facing: Whether the load balancer faces the internet. Default: False, internal
+    :param allowed_peer: Who may reach the listener, besides peers allowed later through `listener`. Default: none,
+        nobody
+    :param targets_id: Construct id of the target group; a new id makes a new group. Default: Targets
+    :param target_port: The port the targets listen on. Default: 80
+    :param certificate_arn: An ACM certificate: the listener is then HTTPS on 443 with TLS 1.2+. Default: none, HTTP
+        on 80
     """
 
     def __init__(

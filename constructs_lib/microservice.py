@@ -25,6 +25,18 @@ class FargateMicroservice(Construct):
     memory target tracking between `min_tasks` and `max_tasks`, registration as
     `name` in the cluster's Cloud Map namespace, with `telemetry` (default none) its trace
     collector sidecar, and logs kept for three months. Egress is HTTPS only until peers are allowed via `connections`.
+
+    :param cluster: The ECS cluster to run in; its default Cloud Map namespace registers the service.
+    :param name: The service's name: its Cloud Map name and its log stream prefix.
+    :param image: The container image of the service.
+    :param subnets: The subnets of the tasks (no public IP).
+    :param environment: The container's environment (names and settings, never a secret's value).
+    :param cpu: CPU units per task. Default: 512
+    :param memory_mib: Memory per task in MiB. Default: 1024
+    :param min_tasks: The fewest tasks auto scaling keeps. Default: 2
+    :param max_tasks: The most tasks auto scaling starts. Default: 10
+    :param spot_weight: Fargate Spot's weight against on-demand's 1, above the one on-demand base task. Default: 3
+    :param telemetry: Adds its trace collector sidecar to each task. Default: none, no collector
     """
 
     def __init__(

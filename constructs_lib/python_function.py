@@ -74,6 +74,18 @@ class PowertoolsFunction(Construct):
     the trace a traced sender passed on, such as SQS's AWSTraceHeader), its own role (no managed
     policies but the VPC access one when it runs in `vpc`) and a log group kept for
     `log_retention`. Callers grant the role what the handler touches.
+
+    :param folder: The handler's folder: `lambda/<folder>/app.py`.
+    :param description: The function's description.
+    :param environment: Environment variables (names and settings, never a secret).
+    :param timeout_seconds: The function's timeout. Default: 30
+    :param memory_size: The function's memory in MiB. Default: 256
+    :param log_retention: How long its log group keeps logs. Default: three months
+    :param bundled_packages: Pure-Python packages copied beside the handler from this app's environment. Default:
+        none
+    :param vpc: The VPC to run in, when the function must reach private resources. Default: none, no VPC
+    :param vpc_subnets: The subnets of `vpc` to run in. Default: CDK's default selection of `vpc`
+    :param security_groups: The function's security groups in `vpc`. Default: one CDK creates
     """
 
     def __init__(
@@ -182,6 +194,10 @@ class FailureAlarms(Construct):
     """Two alarms to `topic`: any message waiting in `failed` (the dead-letter queue or
     on-failure destination that holds what `function` could not process), and any error
     of `function` itself (a crash or timeout, which fails a whole batch).
+
+    :param function: The function whose errors alarm.
+    :param failed: The queue that holds what `function` could not process.
+    :param topic: Where the alarms (and their return to OK) go.
     """
 
     def __init__(

@@ -16,6 +16,15 @@ class QueueWorker(Construct):
     to the dead-letter queue; the function (`lambda/<folder>/app.py`) receives batches and
     reports batch item failures, so only failed messages are retried; alarms on dead
     letters and on function errors go to `alarm_topic`.
+
+    :param folder: The worker's handler folder: `lambda/<folder>/app.py`.
+    :param description: The worker function's description.
+    :param environment: The worker's environment variables (names and settings, never a secret).
+    :param alarm_topic: Where the failure alarms go.
+    :param batch_size: The most messages one invocation receives. Default: 10
+    :param max_batching_window_seconds: How long the event source gathers a batch. Default: 5
+    :param max_receive_count: Receives of a message before it moves to the dead-letter queue. Default: 5
+    :param timeout_seconds: The function's timeout; the queue's visibility timeout is six times it. Default: 30
     """
 
     def __init__(

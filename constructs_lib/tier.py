@@ -72,6 +72,20 @@ class ServiceTier(Construct):
     group it would reset whatever the scaling policies chose on every deploy. With `spot`
     the group runs a mixed instances policy (price-capacity-optimised Spot, capacity
     rebalancing). Call `scale_elastically` once the group is behind its load balancer.
+
+    :param vpc: The VPC of the group and its security group.
+    :param subnets: The subnets the group spreads its hosts over.
+    :param instance_type: The hosts' instance type (and the first of a Spot mix).
+    :param user_data: The complete boot script; the health gate is appended to it.
+    :param image_name: The Amazon Linux 2023 release the hosts boot.
+    :param min_capacity: The fewest hosts.
+    :param max_capacity: The most hosts.
+    :param desired_capacity: The host count of a fixed-size group (min == max); ignored otherwise. Default: none
+    :param spot: How to mix Spot with on-demand hosts. Default: none, on-demand only
+    :param notifications: Where the group's launch and termination notifications go. Default: none
+    :param health_check_url: What a new host polls before it signals success. Default: http://127.0.0.1/health/deep
+        (`DEEP_HEALTH_URL`)
+    :param description: What the hosts are; it describes the security group.
     """
 
     def __init__(

@@ -24,6 +24,12 @@ class ManagedRulesWebAcl(Construct):
     the AWS managed rule groups match and any IP above `rate_limit` requests per 5
     minutes, and logs to a retained CloudWatch log group. aws-cdk-lib has no L2 for WAFv2,
     so this wraps the L1.
+
+    :param waf_scope: CLOUDFRONT (the ACL must then live in us-east-1) or REGIONAL. Default: CLOUDFRONT
+    :param metric_prefix: Prefix of the ACL's metric names and of its log group's name.
+    :param managed_groups: The AWS managed rule groups, in priority order. Default: `DEFAULT_MANAGED_GROUPS`
+    :param rate_limit: Requests per 5 minutes from one IP above which it is blocked. Default: 2000
+    :param log_retention: How long the log group keeps WAF logs. Default: one year
     """
 
     def __init__(
