@@ -43,8 +43,8 @@ class SiteDistribution(Construct):
         Default: none, CloudFront's default certificate
     :param price_class: Which edge locations serve viewers. Default: `PriceClass.PRICE_CLASS_100` (North America and
         Europe)
-    :param plain_http_origin_reason: Why the origin may be reached over plain HTTP (it acknowledges AwsSolutions-
-        CFR5). Default: none, and a plain-HTTP origin fails cdk-nag
+    :param plain_http_origin_reason: Why the origin may be reached over plain HTTP (it acknowledges
+        AwsSolutions-CFR5). Default: none, and a plain-HTTP origin fails cdk-nag
     """
 
     def __init__(
