@@ -20,6 +20,18 @@ class ActivityStream(Construct):
     a batching window, partial batch failure reporting, bisect-on-error, bounded retries
     and record age, and an SQS on-failure destination encrypted with `key` that keeps what
     could not be processed; alarms on that destination and on function errors go to `alarm_topic`.
+
+    :param folder: The consumer's handler folder: `lambda/<folder>/app.py`.
+    :param description: The consumer function's description.
+    :param environment: The consumer's environment variables (names and settings, never a secret).
+    :param alarm_topic: Where the failure alarms go.
+    :param key: The customer-managed KMS key the on-failure queue is encrypted with.
+    :param retention_hours: How long the stream keeps a record. Default: 48
+    :param batch_size: The most records one invocation receives. Default: 100
+    :param max_batching_window_seconds: How long the event source gathers a batch. Default: 5
+    :param retry_attempts: Retries of a failing batch before its records go to the on-failure queue. Default: 3
+    :param max_record_age_hours: A record older than this goes to the on-failure queue instead of a retry. Default:
+        6
     """
 
     def __init__(
@@ -56,21 +68,7 @@ class ActivityStream(Construct):
             "This queue is itself the terminal on-failure destination of the Kinesis consumer "
             "(it holds the metadata of records that exhausted their retries); it is alarmed on.",
         )
-        consumer = PowertoolsFunction(self, "Consumer", folder=folder, description=description, environment=environment)
-        self.function = consumer.function
-        self.role = consumer.role
-        skip_check(
-            self.function,
-            "CKV_AWS_116",
-            "Invoked only synchronously, by the Kinesis event source mapping: records it fails on go to the "
-            "mapping's on-failure destination queue, not to an asynchronous-invocation dead-letter queue.",
-        )
-        skip_check(
-            self.function,
-            "CKV_AWS_117",
-            "Reaches only AWS APIs over TLS with IAM authentication and no private resource; a VPC would add "
-            "endpoints or NAT without narrowing what it can reach.",
-        )
+        self.function, self.role = self._consumer(folder, description, environment)
         self.function.add_event_source(
             event_sources.KinesisEventSource(
                 self.stream,
@@ -85,6 +83,24 @@ class ActivityStream(Construct):
             )
         )
         FailureAlarms(self, "Alarms", function=self.function, failed=self.failures, topic=alarm_topic)
+
+    def _consumer(
+        self, folder: str, description: str, environment: dict[str, str]
+    ) -> tuple[lambda_.Function, iam.Role]:
+        consumer = PowertoolsFunction(self, "Consumer", folder=folder, description=description, environment=environment)
+        skip_check(
+            consumer.function,
+            "CKV_AWS_116",
+            "Invoked only synchronously, by the Kinesis event source mapping: records it fails on go to the "
+            "mapping's on-failure destination queue, not to an asynchronous-invocation dead-letter queue.",
+        )
+        skip_check(
+            consumer.function,
+            "CKV_AWS_117",
+            "Reaches only AWS APIs over TLS with IAM authentication and no private resource; a VPC would add "
+            "endpoints or NAT without narrowing what it can reach.",
+        )
+        return consumer.function, consumer.role
 
     def grant_put(self, grantee: iam.IGrantable) -> None:
         """Put records (and list shards, which producer libraries do first)."""

@@ -12,6 +12,8 @@ class AlarmTopic(Construct):
     """The SNS topic alarms and Auto Scaling notifications go to: encrypted with a
     rotating customer-managed key that CloudWatch and Auto Scaling may use (the AWS
     managed SNS key would refuse them), TLS-only publishing, optional e-mail subscriber.
+
+    :param email: An e-mail address to subscribe to the topic. Default: none, no subscriber
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, email: str | None = None) -> None:

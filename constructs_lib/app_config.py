@@ -18,6 +18,9 @@ class AppConfigParameter(Construct):
     service reads at boot: where the database, its replicas and the cache are, and the
     ARNs (never the values) of their secrets. Hosts learn the wiring from it instead of
     from values baked into an image; a deploy that moves an endpoint updates it in place.
+
+    :param variables: The service's environment: variable names to values (endpoints, names, secret ARNs; never a
+        secret's value).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, variables: Mapping[str, str]) -> None:

@@ -26,6 +26,10 @@ class AppTable(Construct):
     capacity unless `provisioned` is given (min, max) for both reads and writes, then
     target-tracking auto scaling at 70 % utilisation. Point-in-time recovery, deletion
     protection, encrypted with the customer-managed `key`, retained on removal.
+
+    :param key: The customer-managed KMS key the table is encrypted with.
+    :param provisioned: (minimum, maximum) capacity units for reads and for writes: provisioned capacity with auto
+        scaling. Default: none, on-demand capacity
     """
 
     def __init__(

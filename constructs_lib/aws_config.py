@@ -25,6 +25,8 @@ class SecurityConfigRules(Construct):
     AWS Config for this account may write to, and the managed rules in `SECURITY_RULES`.
     A region holds one recorder per account: add this only where no other recorder (such
     as one from AWS Control Tower) exists.
+
+    :param log_bucket: Where the history bucket's server access logs go.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, log_bucket: s3.IBucket) -> None:

@@ -26,6 +26,8 @@ class LogArchiveBucket(Construct):
     CloudFront logs): SSE-S3 (the only encryption ALB log delivery accepts), TLS only, no
     public access, ACLs enabled only for the log-delivery writer CloudFront uses, objects
     moved to cheaper storage and expired after `retention_days`, retained on removal.
+
+    :param retention_days: Days a log object is kept (it moves to Infrequent Access after 30). Default: 365
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, retention_days: int = 365) -> None:
@@ -67,6 +69,12 @@ class SecureBucket(Construct):
     """A private bucket: S3-managed encryption, TLS only, public access blocked, ACLs off,
     versioning, server access logs to `log_bucket`, retained on removal. `cors` (default
     none) lets browsers on other origins call it, e.g. to POST presigned uploads.
+
+    :param log_bucket: Where the bucket's server access logs go.
+    :param log_prefix: Key prefix of those logs in `log_bucket`.
+    :param intelligent_tiering: Move objects to S3 Intelligent-Tiering at once and archive those untouched for 90
+        days. Default: False
+    :param cors: CORS rules for browsers on other origins. Default: none, no cross-origin access
     """
 
     def __init__(

@@ -29,6 +29,14 @@ class ReplicatedCache(Construct):
     `secret_key`, a non-default port, daily
     snapshots kept `snapshot_retention_days` and a final snapshot on removal. Nothing can
     reach it until a peer is allowed through `connections` (on the default port).
+
+    :param vpc: The VPC of the group and its security group.
+    :param subnets: The isolated subnets of the group's subnet group (create-only).
+    :param node_type: The node type of every member, such as `cache.t4g.small`.
+    :param secret_key: The customer-managed KMS key the AUTH token's secret is encrypted with.
+    :param replicas_per_az: Replicas per availability zone of `subnets`, besides the primary; at least 1. Default: 1
+    :param port: The port the group listens on (create-only). Default: 6380 (`DEFAULT_PORT`)
+    :param snapshot_retention_days: Days a daily snapshot is kept. Default: 15
     """
 
     def __init__(
@@ -50,28 +58,7 @@ class ReplicatedCache(Construct):
         selected = vpc.select_subnets(
             subnet_group_name=subnets.subnet_group_name, subnet_type=subnets.subnet_type, subnets=subnets.subnets
         )
-        self.auth_secret = secretsmanager.Secret(
-            self,
-            "AuthToken",
-            description="AUTH token of the cache (JSON key 'password')",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template="{}",
-                generate_string_key="password",
-                # ElastiCache rejects '/', '"' and '@' in a token; letters and digits keep it simple.
-                exclude_punctuation=True,
-                password_length=64,
-            ),
-            encryption_key=secret_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.auth_secret,
-            "AwsSolutions-SMG4",
-            "This AUTH token is not rotated: ElastiCache changes a token only through "
-            "ModifyReplicationGroup (ROTATE, then SET), which no Secrets Manager rotation function "
-            "drives here, and the service reads the token once at start. It never leaves Secrets "
-            "Manager but for the app's hosts, and the group admits only their security groups, over TLS.",
-        )
+        self.auth_secret = self._auth_token(secret_key)
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Cache", allow_all_outbound=False
         )
@@ -107,6 +94,32 @@ class ReplicatedCache(Construct):
         )
         self.replication_group.apply_removal_policy(cdk.RemovalPolicy.SNAPSHOT)
         self._connections = ec2.Connections(security_groups=[self.security_group], default_port=ec2.Port.tcp(port))
+
+    def _auth_token(self, key: kms.IKey) -> secretsmanager.Secret:
+        """The AUTH token, generated into Secrets Manager, encrypted with `key` and kept when the group goes."""
+        secret = secretsmanager.Secret(
+            self,
+            "AuthToken",
+            description="AUTH token of the cache (JSON key 'password')",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",
+                generate_string_key="password",
+                # ElastiCache rejects '/', '"' and '@' in a token; letters and digits keep it simple.
+                exclude_punctuation=True,
+                password_length=64,
+            ),
+            encryption_key=key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "This AUTH token is not rotated: ElastiCache changes a token only through "
+            "ModifyReplicationGroup (ROTATE, then SET), which no Secrets Manager rotation function "
+            "drives here, and the service reads the token once at start. It never leaves Secrets "
+            "Manager but for the app's hosts, and the group admits only their security groups, over TLS.",
+        )
+        return secret
 
     @property
     def connections(self) -> ec2.Connections:

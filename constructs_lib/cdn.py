@@ -31,6 +31,20 @@ class SiteDistribution(Construct):
     `log_bucket`; security headers (HSTS, nosniff, frame-deny, referrer policy) on every
     response; HTTP redirected to HTTPS; TLS 1.2+ for viewers when a certificate is given. An origin
     reached over plain HTTP must say why in `plain_http_origin_reason`.
+
+    :param origin: Where dynamic requests go: the site's load balancer, through a VPC origin.
+    :param static_bucket: The private bucket `/static/*` is served from, through origin access control.
+    :param web_acl_arn: ARN of the CLOUDFRONT-scope WAF web ACL to attach.
+    :param log_bucket: Where CloudFront's standard logs go (prefix `cloudfront/`).
+    :param session_cookie: The service's session cookie; the API cache keys on it.
+    :param domain_name: The site's domain name, served when `certificate_arn` is given too. Default: none, the
+        *.cloudfront.net name only
+    :param certificate_arn: ARN of an ACM certificate in us-east-1 for `domain_name`; viewers then need TLS 1.2+.
+        Default: none, CloudFront's default certificate
+    :param price_class: Which edge locations serve viewers. Default: `PriceClass.PRICE_CLASS_100` (North America and
+        Europe)
+    :param plain_http_origin_reason: Why the origin may be reached over plain HTTP (it acknowledges
+        AwsSolutions-CFR5). Default: none, and a plain-HTTP origin fails cdk-nag
     """
 
     def __init__(
@@ -49,44 +63,9 @@ class SiteDistribution(Construct):
         plain_http_origin_reason: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        # Only what the origin marks public is cached (signed-out public reads, Cache-Control
-        # public, max-age=N); everything it marks no-store, or leaves unmarked, goes to the origin.
-        api_cache = cloudfront.CachePolicy(
-            self,
-            "ApiCache",
-            comment="API: cache what the origin marks public, keyed per session cookie",
-            min_ttl=cdk.Duration.seconds(0),
-            default_ttl=cdk.Duration.seconds(0),
-            max_ttl=API_MAX_TTL,
-            cookie_behavior=cloudfront.CacheCookieBehavior.allow_list(session_cookie),
-            header_behavior=cloudfront.CacheHeaderBehavior.none(),
-            query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
-        )
-        headers = cloudfront.ResponseHeadersPolicy(
-            self,
-            "SecurityHeaders",
-            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
-                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
-                    access_control_max_age=cdk.Duration.days(365), include_subdomains=True, preload=True, override=True
-                ),
-                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
-                frame_options=cloudfront.ResponseHeadersFrameOptions(
-                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
-                ),
-                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
-                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
-                ),
-                xss_protection=cloudfront.ResponseHeadersXSSProtection(protection=True, mode_block=True, override=True),
-            ),
-        )
-        api_request = cloudfront.OriginRequestPolicy(
-            self,
-            "ApiOriginRequest",
-            comment="API: headers it reads, the viewer protocol; cookies and query strings come with the cache key",
-            header_behavior=cloudfront.OriginRequestHeaderBehavior.allow_list(*API_ORIGIN_HEADERS),
-            cookie_behavior=cloudfront.OriginRequestCookieBehavior.none(),
-            query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.none(),
-        )
+        api_cache = self._api_cache_policy(session_cookie)
+        headers = self._security_headers()
+        api_request = self._api_origin_request()
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn) if certificate_arn else None
         )
@@ -120,7 +99,56 @@ class SiteDistribution(Construct):
             certificate=certificate,
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
         )
-        if certificate is None:
+        self._acknowledge(
+            tls_fixed_by_cloudfront=certificate is None, plain_http_origin_reason=plain_http_origin_reason
+        )
+
+    def _api_cache_policy(self, session_cookie: str) -> cloudfront.CachePolicy:
+        # Only what the origin marks public is cached (signed-out public reads, Cache-Control
+        # public, max-age=N); everything it marks no-store, or leaves unmarked, goes to the origin.
+        return cloudfront.CachePolicy(
+            self,
+            "ApiCache",
+            comment="API: cache what the origin marks public, keyed per session cookie",
+            min_ttl=cdk.Duration.seconds(0),
+            default_ttl=cdk.Duration.seconds(0),
+            max_ttl=API_MAX_TTL,
+            cookie_behavior=cloudfront.CacheCookieBehavior.allow_list(session_cookie),
+            header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
+        )
+
+    def _security_headers(self) -> cloudfront.ResponseHeadersPolicy:
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=cdk.Duration.days(365), include_subdomains=True, preload=True, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                ),
+                xss_protection=cloudfront.ResponseHeadersXSSProtection(protection=True, mode_block=True, override=True),
+            ),
+        )
+
+    def _api_origin_request(self) -> cloudfront.OriginRequestPolicy:
+        return cloudfront.OriginRequestPolicy(
+            self,
+            "ApiOriginRequest",
+            comment="API: headers it reads, the viewer protocol; cookies and query strings come with the cache key",
+            header_behavior=cloudfront.OriginRequestHeaderBehavior.allow_list(*API_ORIGIN_HEADERS),
+            cookie_behavior=cloudfront.OriginRequestCookieBehavior.none(),
+            query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.none(),
+        )
+
+    def _acknowledge(self, *, tls_fixed_by_cloudfront: bool, plain_http_origin_reason: str | None) -> None:
+        if tls_fixed_by_cloudfront:
             acknowledge(
                 self.distribution,
                 "AwsSolutions-CFR4",

@@ -38,6 +38,15 @@ class DataKey(Construct):
     allowed; default none); with `app_tag` (tag key, value; default none) the account's roles
     carrying that tag may use it through Secrets Manager, DynamoDB and SQS; SNS may use it to
     deliver to encrypted queues from the topics named by `sns_topic_names` (patterns; default none).
+
+    :param alias_name: The key's alias, without `alias/`, such as `scaling/data`.
+    :param description: The key's description.
+    :param log_group_names: Log group names (patterns, `*` allowed) CloudWatch Logs may use the key for.
+        Default: none
+    :param app_tag: (tag key, value) of the account's roles that may use the key through Secrets Manager,
+        DynamoDB and SQS. Default: none
+    :param sns_topic_names: Names (patterns) of the topics SNS may use the key for when it delivers to encrypted
+        queues. Default: none
     """
 
     def __init__(

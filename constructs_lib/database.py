@@ -39,6 +39,16 @@ REPLICA_ENCRYPTION_REASON = (
 )
 
 
+def acknowledge_monitoring_role(instance: rds.DatabaseInstanceBase) -> None:
+    """Acknowledge the AWS-managed policy of the enhanced monitoring role RDS makes for `instance`."""
+    acknowledge(
+        instance.node.find_child("MonitoringRole"),
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
+        "AWS-maintained service-role policy that only lets RDS write OS metrics to the "
+        "RDSOSMetrics log group; RDS Enhanced Monitoring documents it as the required policy.",
+    )
+
+
 @jsii.implements(ec2.IConnectable)
 class HardenedMysql(Construct):
     """An RDS for MySQL instance (`mysql_version`, default 8.4 LTS) in isolated subnets:
@@ -57,6 +67,26 @@ class HardenedMysql(Construct):
     encrypted with `secret_key` (the rotation functions and every `grant_read` get its
     decrypt permission); the storage keeps the AWS-managed key aws/rds, since a storage
     key is create-only (changing it would replace the instance).
+
+    :param vpc: The VPC of the instance, its rotation functions and the user provisioner.
+    :param subnets: The isolated subnets of the instance and of those functions.
+    :param instance_type: The instance class without its `db.` prefix, such as `t4g.micro`.
+    :param multi_az: Whether a standby runs in a second availability zone.
+    :param secret_key: The customer-managed KMS key the master and app secrets are encrypted with.
+    :param single_az_reason: Why a single-AZ instance is acceptable; required when `multi_az` is False. Default:
+        none
+    :param allocated_storage_gib: Initial gp3 storage in GiB; storage autoscaling may grow it to five times as much.
+        Default: 20
+    :param database_name: The app database, created with the instance; the app user has rights on it alone. Default:
+        app
+    :param port: The port MySQL listens on (a change restarts the database). Default: 3307 (`DEFAULT_PORT`)
+    :param backup_retention_days: Days automated backups are kept. Default: 14
+    :param rotation_days: Days between rotations of the master secret and of the app secret. Default: 30
+    :param secrets_manager_endpoint: The Secrets Manager interface endpoint the rotation and provisioning functions
+        reach it through. Default: none, `subnets` need another route to Secrets Manager
+    :param mysql_version: The MySQL major version, a key of `ENGINE_VERSIONS`. Default: 8.4
+        (`DEFAULT_MYSQL_VERSION`)
+    :param app_username: The app's own database user. Default: app
     """
 
     def __init__(
@@ -83,14 +113,63 @@ class HardenedMysql(Construct):
         engine = rds.DatabaseInstanceEngine.mysql(version=ENGINE_VERSIONS[mysql_version])
         # A new engine family replaces this parameter group (same logical id, new group);
         # the instance moves to it in place during its major version upgrade.
-        self.parameters = parameters = rds.ParameterGroup(
+        self.parameters = rds.ParameterGroup(
             self,
             "Parameters",
             engine=engine,
             parameters={"require_secure_transport": "1", "binlog_format": "ROW", **SLOW_QUERY_LOG},
         )
         self.max_allocated_storage_gib = allocated_storage_gib * 5
-        self.instance = rds.DatabaseInstance(
+        self.instance = self._instance(
+            engine,
+            mysql_version=mysql_version,
+            vpc=vpc,
+            subnets=subnets,
+            instance_type=instance_type,
+            multi_az=multi_az,
+            allocated_storage_gib=allocated_storage_gib,
+            database_name=database_name,
+            port=port,
+            backup_retention_days=backup_retention_days,
+            secret_key=secret_key,
+        )
+        acknowledge_monitoring_role(self.instance)
+        self.database_name = database_name
+        self.port = port
+        self.secret = self._retained_master_secret()
+        self.instance.add_rotation_single_user(
+            automatically_after=cdk.Duration.days(rotation_days),
+            vpc_subnets=subnets,
+            endpoint=secrets_manager_endpoint,
+        )
+        self.app_secret = self._app_user(
+            app_username, subnets, secrets_manager_endpoint, cdk.Duration.days(rotation_days), secret_key
+        )
+        if not multi_az:
+            self._acknowledge_single_az(single_az_reason)
+
+    def _acknowledge_single_az(self, reason: str | None) -> None:
+        if not reason:
+            raise ValueError("a single-AZ database needs single_az_reason: say why it is acceptable")
+        acknowledge(self.instance, "AwsSolutions-RDS3", reason)
+        skip_check(self.instance, "CKV_AWS_157", reason)
+
+    def _instance(
+        self,
+        engine: rds.IInstanceEngine,
+        *,
+        mysql_version: str,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        instance_type: str,
+        multi_az: bool,
+        allocated_storage_gib: int,
+        database_name: str,
+        port: int,
+        backup_retention_days: int,
+        secret_key: kms.IKey,
+    ) -> rds.DatabaseInstance:
+        instance = rds.DatabaseInstance(
             self,
             "Instance",
             engine=engine,
@@ -101,7 +180,7 @@ class HardenedMysql(Construct):
             port=port,
             database_name=database_name,
             credentials=rds.Credentials.from_generated_secret("admin", encryption_key=secret_key),
-            parameter_group=parameters,
+            parameter_group=self.parameters,
             storage_encrypted=True,
             storage_type=rds.StorageType.GP3,
             allocated_storage=allocated_storage_gib,
@@ -123,40 +202,21 @@ class HardenedMysql(Construct):
             # EngineVersion names a major version on purpose: RDS picks that major's current minor
             # and upgrades minors itself (AutoMinorVersionUpgrade). cfn-lint's enumeration (E3691)
             # lists only full versions; this resource alone is exempt from it.
-            cfn_instance = self.instance.node.default_child
+            cfn_instance = instance.node.default_child
             assert isinstance(cfn_instance, rds.CfnDBInstance)
             cfn_instance.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3691"]}})
-        monitoring_role = self.instance.node.find_child("MonitoringRole")
-        acknowledge(
-            monitoring_role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
-            "AWS-maintained service-role policy that only lets RDS write OS metrics to the "
-            "RDSOSMetrics log group; RDS Enhanced Monitoring documents it as the required policy.",
-        )
-        self.database_name = database_name
-        self.port = port
+        return instance
+
+    def _retained_master_secret(self) -> secretsmanager.ISecret:
+        """The master user's secret, kept when the instance goes: a final snapshot restored
+        without it needs a password reset before anything can connect."""
         secret = self.instance.secret
         assert secret is not None, "a generated credential always makes a secret"
-        self.secret: secretsmanager.ISecret = secret
-        # The credentials outlive the instance: a final snapshot restored without them
-        # needs a password reset before anything can connect.
         # `instance.secret` is the attachment; the generated secret itself is the child.
         generated = self.instance.node.find_child("Secret")
         assert isinstance(generated, secretsmanager.Secret)
         generated.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-        self.instance.add_rotation_single_user(
-            automatically_after=cdk.Duration.days(rotation_days),
-            vpc_subnets=subnets,
-            endpoint=secrets_manager_endpoint,
-        )
-        self.app_secret = self._app_user(
-            app_username, subnets, secrets_manager_endpoint, cdk.Duration.days(rotation_days), secret_key
-        )
-        if not multi_az:
-            if not single_az_reason:
-                raise ValueError("a single-AZ database needs single_az_reason: say why it is acceptable")
-            acknowledge(self.instance, "AwsSolutions-RDS3", single_az_reason)
-            skip_check(self.instance, "CKV_AWS_157", single_az_reason)
+        return secret
 
     def _app_user(
         self,
@@ -215,6 +275,13 @@ class ReadReplicas(Construct):
     monitoring, behind one shared security group. A replica holds only
     a copy of the source's data, so it is deleted (not snapshotted) when a lower stage or a
     smaller count removes it; the source keeps every backup.
+
+    :param source: The database to replicate: engine, port, parameters and storage limit come from it.
+    :param count: How many replicas, 1 to `MAX_READ_REPLICAS` (15).
+    :param vpc: The VPC of the replicas and their security group.
+    :param subnets: The isolated subnets of the replicas.
+    :param availability_zones: The zones the replicas are spread over, round-robin.
+    :param instance_type: The instance class of every replica, without its `db.` prefix.
     """
 
     def __init__(
@@ -235,40 +302,17 @@ class ReadReplicas(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="MySQL read replicas", allow_all_outbound=False
         )
-        self.replicas: list[rds.DatabaseInstanceReadReplica] = []
-        for index in range(count):
-            replica = rds.DatabaseInstanceReadReplica(
-                self,
+        self.replicas = [
+            self._replica(
                 f"Replica{index + 1}",
-                source_database_instance=source.instance,
-                instance_type=ec2.InstanceType(instance_type),
+                source=source,
                 vpc=vpc,
-                vpc_subnets=subnets,
+                subnets=subnets,
                 availability_zone=availability_zones[index % len(availability_zones)],
-                security_groups=[self.security_group],
-                port=source.port,
-                parameter_group=source.parameters,
-                storage_type=rds.StorageType.GP3,
-                # A replica holds everything the source does, so it must grow as far.
-                max_allocated_storage=source.max_allocated_storage_gib,
-                iam_authentication=True,
-                publicly_accessible=False,
-                auto_minor_version_upgrade=True,
-                cloudwatch_logs_exports=["error", "slowquery"],
-                monitoring_interval=cdk.Duration.seconds(60),
-                ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
-                deletion_protection=False,
-                removal_policy=cdk.RemovalPolicy.DESTROY,
+                instance_type=instance_type,
             )
-            acknowledge(
-                replica.node.find_child("MonitoringRole"),
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
-                "AWS-maintained service-role policy that only lets RDS write OS metrics to the "
-                "RDSOSMetrics log group; RDS Enhanced Monitoring documents it as the required policy.",
-            )
-            skip_check(replica, "CKV_AWS_157", REPLICA_SINGLE_AZ_REASON)
-            skip_check(replica, "CKV_AWS_16", REPLICA_ENCRYPTION_REASON)
-            self.replicas.append(replica)
+            for index in range(count)
+        ]
         acknowledge(self, "AwsSolutions-RDS3", REPLICA_SINGLE_AZ_REASON)
         acknowledge(self, "AwsSolutions-RDS2", REPLICA_ENCRYPTION_REASON)
         acknowledge(
@@ -288,10 +332,44 @@ class ReadReplicas(Construct):
             security_groups=[self.security_group], default_port=ec2.Port.tcp(source.port)
         )
 
+    def _replica(
+        self,
+        construct_id: str,
+        *,
+        source: HardenedMysql,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        availability_zone: str,
+        instance_type: str,
+    ) -> rds.DatabaseInstanceReadReplica:
+        replica = rds.DatabaseInstanceReadReplica(
+            self,
+            construct_id,
+            source_database_instance=source.instance,
+            instance_type=ec2.InstanceType(instance_type),
+            vpc=vpc,
+            vpc_subnets=subnets,
+            availability_zone=availability_zone,
+            security_groups=[self.security_group],
+            port=source.port,
+            parameter_group=source.parameters,
+            storage_type=rds.StorageType.GP3,
+            # A replica holds everything the source does, so it must grow as far.
+            max_allocated_storage=source.max_allocated_storage_gib,
+            iam_authentication=True,
+            publicly_accessible=False,
+            auto_minor_version_upgrade=True,
+            cloudwatch_logs_exports=["error", "slowquery"],
+            monitoring_interval=cdk.Duration.seconds(60),
+            ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
+            deletion_protection=False,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        acknowledge_monitoring_role(replica)
+        skip_check(replica, "CKV_AWS_157", REPLICA_SINGLE_AZ_REASON)
+        skip_check(replica, "CKV_AWS_16", REPLICA_ENCRYPTION_REASON)
+        return replica
+
     @property
     def connections(self) -> ec2.Connections:
         return self._connections
-
-    @property
-    def hosts(self) -> list[str]:
-        return [replica.db_instance_endpoint_address for replica in self.replicas]

@@ -36,6 +36,11 @@ class DatabaseUserProvisioner(Construct):
     and creates the user of the app secret with the app's privileges on the app database
     only. It reaches Secrets Manager through `secrets_manager_endpoint` (default: none,
     the subnets need another route) and each database through its security group.
+
+    :param vpc: The VPC the function runs in.
+    :param subnets: The subnets it runs in, from which it reaches the databases.
+    :param secrets_manager_endpoint: The Secrets Manager interface endpoint it reaches Secrets Manager through.
+        Default: none, `subnets` need another route
     """
 
     def __init__(
@@ -75,6 +80,26 @@ class DatabaseUserProvisioner(Construct):
             "CloudFormation and so fails (and rolls back) the deploy.",
         )
         self.provider = cr.Provider(self, "Provider", on_event_handler=self.handler)
+        self._exempt_framework()
+
+    @classmethod
+    def of(
+        cls,
+        scope: Construct,
+        *,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
+    ) -> DatabaseUserProvisioner:
+        """The stack's provisioner, created on first use."""
+        stack = cdk.Stack.of(scope)
+        existing = stack.node.try_find_child(PROVISIONER_ID)
+        if isinstance(existing, DatabaseUserProvisioner):
+            return existing
+        return cls(stack, PROVISIONER_ID, vpc=vpc, subnets=subnets, secrets_manager_endpoint=secrets_manager_endpoint)
+
+    def _exempt_framework(self) -> None:
+        """Acknowledge and skip what applies to aws-cdk-lib's provider framework function, not to ours."""
         framework = self.provider.node.find_child("framework-onEvent")
         stack = cdk.Stack.of(self)
         handler_logical_id = stack.resolve(stack.get_logical_id(cast(cdk.CfnElement, self.handler.node.default_child)))
@@ -100,22 +125,6 @@ class DatabaseUserProvisioner(Construct):
             ),
         ):
             acknowledge(framework, finding, reason)
-
-    @classmethod
-    def of(
-        cls,
-        scope: Construct,
-        *,
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
-    ) -> DatabaseUserProvisioner:
-        """The stack's provisioner, created on first use."""
-        stack = cdk.Stack.of(scope)
-        existing = stack.node.try_find_child(PROVISIONER_ID)
-        if isinstance(existing, DatabaseUserProvisioner):
-            return existing
-        return cls(stack, PROVISIONER_ID, vpc=vpc, subnets=subnets, secrets_manager_endpoint=secrets_manager_endpoint)
 
     def create_app_user(
         self,

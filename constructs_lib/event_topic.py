@@ -17,6 +17,9 @@ class EventTopic(Construct):
     publishing) fanned out to one SQS queue per consumer: each entry of `consumers` is a
     queue and its filter policy on the message body (None for every event), subscribed
     with raw message delivery, so it receives the publisher's JSON unchanged.
+
+    :param consumers: One (queue, filter policy on the message body) per consumer; a None policy delivers every
+        event.
     """
 
     def __init__(

@@ -23,6 +23,19 @@ class TierLoadBalancer(Construct):
     lets the listener move to new targets without emptying the group it serves from), and is
     created or updated only after every target that is a construct (an Auto Scaling group)
     exists. `route` adds path rules to other target groups once their targets serve.
+
+    :param vpc: The VPC of the load balancer and its security group.
+    :param subnets: The subnets of the load balancer's nodes.
+    :param targets: What the listener forwards to (Auto Scaling groups, instances).
+    :param log_bucket: Where access logs go.
+    :param log_prefix: Key prefix of those logs in `log_bucket`.
+    :param internet_facing: Whether the load balancer faces the internet. Default: False, internal
+    :param allowed_peer: Who may reach the listener, besides peers allowed later through `listener`. Default: none,
+        nobody
+    :param targets_id: Construct id of the target group; a new id makes a new group. Default: Targets
+    :param target_port: The port the targets listen on. Default: 80
+    :param certificate_arn: An ACM certificate: the listener is then HTTPS on 443 with TLS 1.2+. Default: none, HTTP
+        on 80
     """
 
     def __init__(
@@ -58,22 +71,7 @@ class TierLoadBalancer(Construct):
         )
         self.load_balancer.log_access_logs(log_bucket, log_prefix)
         self.port = 443 if certificate_arn else 80
-        self.listener = self.load_balancer.add_listener(
-            "Listener",
-            port=self.port,
-            open=False,
-            protocol=elbv2.ApplicationProtocol.HTTPS if certificate_arn else elbv2.ApplicationProtocol.HTTP,
-            certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)] if certificate_arn else None,
-            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if certificate_arn else None,
-        )
-        if not certificate_arn:
-            reason = (
-                "Plain HTTP because no certificate_arn is configured for this load balancer; the listener admits "
-                "only the peers allowed through its security group (CloudFront's path for the front load "
-                "balancer, the web tier for the internal one). Set domain_name and certificate_arn for HTTPS."
-            )
-            for check_id in ("CKV_AWS_2", "CKV_AWS_103"):
-                skip_check(self.listener, check_id, reason)
+        self.listener = self._listener(certificate_arn)
         if allowed_peer is not None:
             self.security_group.add_ingress_rule(allowed_peer, ec2.Port.tcp(self.port), "clients of this tier")
         self.target_group = self.listener.add_targets(
@@ -93,6 +91,26 @@ class TierLoadBalancer(Construct):
         for target in targets:
             if isinstance(target, Construct) and isinstance(target.node.default_child, cdk.CfnResource):
                 listener.node.add_dependency(target.node.default_child)
+
+    def _listener(self, certificate_arn: str | None) -> elbv2.ApplicationListener:
+        """HTTPS with TLS 1.2+ on 443 when a certificate is given, else HTTP on 80; closed until opened."""
+        listener = self.load_balancer.add_listener(
+            "Listener",
+            port=self.port,
+            open=False,
+            protocol=elbv2.ApplicationProtocol.HTTPS if certificate_arn else elbv2.ApplicationProtocol.HTTP,
+            certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)] if certificate_arn else None,
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if certificate_arn else None,
+        )
+        if not certificate_arn:
+            reason = (
+                "Plain HTTP because no certificate_arn is configured for this load balancer; the listener admits "
+                "only the peers allowed through its security group (CloudFront's path for the front load "
+                "balancer, the web tier for the internal one). Set domain_name and certificate_arn for HTTPS."
+            )
+            for check_id in ("CKV_AWS_2", "CKV_AWS_103"):
+                skip_check(listener, check_id, reason)
+        return listener
 
     def hold_for(
         self,

@@ -30,6 +30,19 @@ class MysqlShards(Construct):
     String parameter named `parameter_name`: a user id hashes to one of
     `logical_buckets` fixed buckets, and bucket ranges are assigned to the first
     `active` shards (see `grown_shard_map`). Raising `count` only adds instances.
+
+    :param count: Shard instances; raising it only adds instances.
+    :param active: How many of them own buckets, 1 to `count`.
+    :param vpc: The VPC of the shards.
+    :param subnets: The isolated subnets of the shards.
+    :param instance_type: The instance class of every shard, without its `db.` prefix.
+    :param allocated_storage_gib: Initial storage of each shard in GiB.
+    :param parameter_name: Name of the SSM parameter the shard map is published under.
+    :param secret_key: The customer-managed KMS key every shard's master and app secrets are encrypted with.
+    :param secrets_manager_endpoint: The Secrets Manager interface endpoint the shards' functions reach it through.
+        Default: none
+    :param logical_buckets: How many fixed buckets user ids hash to. Default: 1024 (`DEFAULT_LOGICAL_BUCKETS`)
+    :param mysql_version: The MySQL major version of every shard. Default: 8.4 (`DEFAULT_MYSQL_VERSION`)
     """
 
     def __init__(

@@ -16,6 +16,11 @@ class StagedVpc(Construct):
     to the log archive bucket. An S3 gateway endpoint in every subnet's route table carries
     the hosts' S3 traffic (their service bundle, the Amazon Linux package repositories)
     without NAT or the internet.
+
+    :param nat_gateways: NAT gateways; with any, the app subnets become private with egress. Default: 0
+    :param flow_log_bucket: Where VPC flow logs go (prefix `vpc-flow-logs/`).
+    :param cidr: The VPC's CIDR block; every subnet's CIDR follows from it, so it must never change. Default:
+        10.0.0.0/16
     """
 
     def __init__(

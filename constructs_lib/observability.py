@@ -47,6 +47,10 @@ class StageMonitoring(Construct):
     CloudWatch dashboard of the same metrics, built with cdk-monitoring-constructs'
     MonitoringFacade. Each `monitor_*` call adds one resource's alarms and widgets; names
     start with `name_prefix`. Thresholds are starting points to tune with real traffic.
+
+    :param topic: Where every alarm sends.
+    :param name_prefix: The prefix of alarm and dashboard names.
+    :param dashboard: Whether to create the dashboard.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, topic: sns.ITopic, name_prefix: str, dashboard: bool):

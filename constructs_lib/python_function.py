@@ -75,6 +75,18 @@ class PowertoolsFunction(Construct):
     the trace a traced sender passed on, such as SQS's AWSTraceHeader), its own role (no managed
     policies but the VPC access one when it runs in `vpc`) and a log group kept for
     `log_retention`. Callers grant the role what the handler touches.
+
+    :param folder: The handler's folder: `lambda/<folder>/app.py`.
+    :param description: The function's description.
+    :param environment: Environment variables (names and settings, never a secret).
+    :param timeout_seconds: The function's timeout. Default: 30
+    :param memory_size: The function's memory in MiB. Default: 256
+    :param log_retention: How long its log group keeps logs. Default: three months
+    :param bundled_packages: Pure-Python packages copied beside the handler from this app's environment. Default:
+        none
+    :param vpc: The VPC to run in, when the function must reach private resources. Default: none, no VPC
+    :param vpc_subnets: The subnets of `vpc` to run in. Default: CDK's default selection of `vpc`
+    :param security_groups: The function's security groups in `vpc`. Default: one CDK creates
     """
 
     def __init__(
@@ -93,9 +105,6 @@ class PowertoolsFunction(Construct):
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
     ) -> None:
-        """`bundled_packages` (default none): pure-Python packages copied beside the
-        handler from this app's environment. `vpc`, `vpc_subnets`, `security_groups`
-        (default: no VPC): where the function runs when it must reach private resources."""
         super().__init__(scope, construct_id)
         code_dir = LAMBDA_ROOT / folder
         if not (code_dir / "app.py").is_file():
@@ -126,7 +135,11 @@ class PowertoolsFunction(Construct):
             vpc_subnets=vpc_subnets,
             security_groups=security_groups,
         )
-        if vpc is not None:
+        self.log_group.grant_write(self.role)
+        self._acknowledge_and_skip(in_vpc=vpc is not None)
+
+    def _acknowledge_and_skip(self, *, in_vpc: bool) -> None:
+        if in_vpc:
             acknowledge(
                 self.role,
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
@@ -134,7 +147,6 @@ class PowertoolsFunction(Construct):
                 "and write its logs; Lambda documents it for VPC functions, and its EC2 network-interface "
                 "actions take no resource-level scoping.",
             )
-        self.log_group.grant_write(self.role)
         skip_check(self.log_group, "CKV_AWS_158", OPERATIONAL_LOGS_REASON)
         skip_check(
             self.function,
@@ -183,6 +195,10 @@ class FailureAlarms(Construct):
     """Two alarms to `topic`: any message waiting in `failed` (the dead-letter queue or
     on-failure destination that holds what `function` could not process), and any error
     of `function` itself (a crash or timeout, which fails a whole batch).
+
+    :param function: The function whose errors alarm.
+    :param failed: The queue that holds what `function` could not process.
+    :param topic: Where the alarms (and their return to OK) go.
     """
 
     def __init__(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -18,6 +19,16 @@ class QueueWorker(Construct):
     to the dead-letter queue; the function (`lambda/<folder>/app.py`) receives batches and
     reports batch item failures, so only failed messages are retried; alarms on dead
     letters and on function errors go to `alarm_topic`.
+
+    :param folder: The worker's handler folder: `lambda/<folder>/app.py`.
+    :param description: The worker function's description.
+    :param environment: The worker's environment variables (names and settings, never a secret).
+    :param alarm_topic: Where the failure alarms go.
+    :param key: The customer-managed KMS key the queue and its dead-letter queue are encrypted with.
+    :param batch_size: The most messages one invocation receives. Default: 10
+    :param max_batching_window_seconds: How long the event source gathers a batch. Default: 5
+    :param max_receive_count: Receives of a message before it moves to the dead-letter queue. Default: 5
+    :param timeout_seconds: The function's timeout; the queue's visibility timeout is six times it. Default: 30
     """
 
     def __init__(
@@ -60,18 +71,7 @@ class QueueWorker(Construct):
         )
         self.function = worker.function
         self.role = worker.role
-        skip_check(
-            self.function,
-            "CKV_AWS_116",
-            "Invoked only synchronously, by the SQS event source mapping: a message it fails on returns to the "
-            "queue and moves to the queue's dead-letter queue after max_receive_count tries.",
-        )
-        skip_check(
-            self.function,
-            "CKV_AWS_117",
-            "Reaches only AWS APIs (SQS, DynamoDB) over TLS with IAM authentication and no private resource; a "
-            "VPC would add endpoints or NAT without narrowing what it can reach.",
-        )
+        _skip_checks_that_do_not_apply(self.function)
         self.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
@@ -81,3 +81,18 @@ class QueueWorker(Construct):
             )
         )
         FailureAlarms(self, "Alarms", function=self.function, failed=self.dead_letter_queue, topic=alarm_topic)
+
+
+def _skip_checks_that_do_not_apply(function: lambda_.IFunction) -> None:
+    skip_check(
+        function,
+        "CKV_AWS_116",
+        "Invoked only synchronously, by the SQS event source mapping: a message it fails on returns to the "
+        "queue and moves to the queue's dead-letter queue after max_receive_count tries.",
+    )
+    skip_check(
+        function,
+        "CKV_AWS_117",
+        "Reaches only AWS APIs (SQS, DynamoDB) over TLS with IAM authentication and no private resource; a "
+        "VPC would add endpoints or NAT without narrowing what it can reach.",
+    )

@@ -61,6 +61,9 @@ class ServiceTelemetry(Construct):
     (`install_on_host`) the CloudWatch agent receives OTLP on localhost and ships the service's
     log file to this construct's log group; in ECS tasks (`add_to_task`) an ADOT collector
     sidecar from ECR Public receives OTLP and the task's own awslogs driver ships the logs.
+
+    :param log_key: The customer-managed KMS key the hosts' log group is encrypted with.
+    :param log_retention: How long the hosts' log group keeps logs. Default: three months
     """
 
     def __init__(

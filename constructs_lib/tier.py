@@ -72,6 +72,20 @@ class ServiceTier(Construct):
     group it would reset whatever the scaling policies chose on every deploy. With `spot`
     the group runs a mixed instances policy (price-capacity-optimised Spot, capacity
     rebalancing). Call `scale_elastically` once the group is behind its load balancer.
+
+    :param vpc: The VPC of the group and its security group.
+    :param subnets: The subnets the group spreads its hosts over.
+    :param instance_type: The hosts' instance type (and the first of a Spot mix).
+    :param user_data: The complete boot script; the health gate is appended to it.
+    :param image_name: The Amazon Linux 2023 release the hosts boot.
+    :param min_capacity: The fewest hosts.
+    :param max_capacity: The most hosts.
+    :param desired_capacity: The host count of a fixed-size group (min == max); ignored otherwise. Default: none
+    :param spot: How to mix Spot with on-demand hosts. Default: none, on-demand only
+    :param notifications: Where the group's launch and termination notifications go. Default: none
+    :param health_check_url: What a new host polls before it signals success. Default: http://127.0.0.1/health/deep
+        (`DEEP_HEALTH_URL`)
+    :param description: What the hosts are; it describes the security group.
     """
 
     def __init__(
@@ -115,7 +129,33 @@ class ServiceTier(Construct):
         )
         self.min_capacity = min_capacity
         self.max_capacity = max_capacity
-        self.group = autoscaling.AutoScalingGroup(
+        self.group = self._group(
+            vpc=vpc,
+            subnets=subnets,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            desired_capacity=desired_capacity,
+            spot=spot,
+            notifications=notifications,
+        )
+        add_health_gate(
+            user_data, resource=self.group, url=health_check_url, within=HEALTHY_WITHIN, settle=LOAD_BALANCER_SETTLE
+        )
+        self._acknowledge_group(spot=spot is not None)
+
+    def _group(
+        self,
+        *,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        min_capacity: int,
+        max_capacity: int,
+        desired_capacity: int | None,
+        spot: SpotMix | None,
+        notifications: list[autoscaling.NotificationConfiguration] | None,
+    ) -> autoscaling.AutoScalingGroup:
+        """The group: health-gated creation and one-at-a-time rolls, ELB health checks."""
+        return autoscaling.AutoScalingGroup(
             self,
             "Group",
             vpc=vpc,
@@ -146,9 +186,8 @@ class ServiceTier(Construct):
             ),
             default_instance_warmup=cdk.Duration.minutes(3),
         )
-        add_health_gate(
-            user_data, resource=self.group, url=health_check_url, within=HEALTHY_WITHIN, settle=LOAD_BALANCER_SETTLE
-        )
+
+    def _acknowledge_group(self, *, spot: bool) -> None:
         if spot:
             group_resource = self.group.node.default_child
             assert group_resource is not None, "an AutoScalingGroup always has its CfnAutoScalingGroup"
@@ -159,7 +198,7 @@ class ServiceTier(Construct):
                 "EBS volume; cdk-nag 3.0.2's EC26 reads only an ASG's LaunchTemplate property and "
                 "throws on a MixedInstancesPolicy, so the project's tests check the template instead.",
             )
-        elif min_capacity == max_capacity:
+        elif self.min_capacity == self.max_capacity:
             acknowledge(
                 self.group,
                 "Annotation::@aws-cdk/aws-autoscaling:desiredCapacitySet",

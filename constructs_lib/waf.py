@@ -29,6 +29,13 @@ class ManagedRulesWebAcl(Construct):
     minutes, and logs to a retained CloudWatch log group (`waf_log_group_name`) encrypted with
     `log_key`, whose policy must let CloudWatch Logs use it for that group: the logs hold
     client addresses, URIs and headers. aws-cdk-lib has no L2 for WAFv2, so this wraps the L1.
+
+    :param waf_scope: CLOUDFRONT (the ACL must then live in us-east-1) or REGIONAL. Default: CLOUDFRONT
+    :param metric_prefix: Prefix of the ACL's metric names and of its log group's name.
+    :param log_key: The customer-managed KMS key the log group is encrypted with.
+    :param managed_groups: The AWS managed rule groups, in priority order. Default: `DEFAULT_MANAGED_GROUPS`
+    :param rate_limit: Requests per 5 minutes from one IP above which it is blocked. Default: 2000
+    :param log_retention: How long the log group keeps WAF logs. Default: one year
     """
 
     def __init__(
@@ -44,33 +51,7 @@ class ManagedRulesWebAcl(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     ) -> None:
         super().__init__(scope, construct_id)
-        rules = [
-            wafv2.CfnWebACL.RuleProperty(
-                name=group,
-                priority=priority,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=group
-                    )
-                ),
-                visibility_config=self._visibility(f"{metric_prefix}-{group}"),
-            )
-            for priority, group in enumerate(managed_groups)
-        ]
-        rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="RateLimitPerIp",
-                priority=len(rules),
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=rate_limit, aggregate_key_type="IP"
-                    )
-                ),
-                visibility_config=self._visibility(f"{metric_prefix}-RateLimitPerIp"),
-            )
-        )
+        rules = self._rules(metric_prefix, managed_groups, rate_limit)
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -93,6 +74,40 @@ class ManagedRulesWebAcl(Construct):
             resource_arn=self.web_acl.attr_arn,
             log_destination_configs=[log_group.log_group_arn],
         )
+
+    @classmethod
+    def _rules(
+        cls, metric_prefix: str, managed_groups: Sequence[str], rate_limit: int
+    ) -> list[wafv2.CfnWebACL.RuleProperty]:
+        """One rule per managed group, in order, then the per-IP rate limit."""
+        rules = [
+            wafv2.CfnWebACL.RuleProperty(
+                name=group,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=group
+                    )
+                ),
+                visibility_config=cls._visibility(f"{metric_prefix}-{group}"),
+            )
+            for priority, group in enumerate(managed_groups)
+        ]
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name="RateLimitPerIp",
+                priority=len(rules),
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        limit=rate_limit, aggregate_key_type="IP"
+                    )
+                ),
+                visibility_config=cls._visibility(f"{metric_prefix}-RateLimitPerIp"),
+            )
+        )
+        return rules
 
     @property
     def arn(self) -> str:

@@ -27,6 +27,15 @@ class SingleWebServer(Construct):
     Elastic IP to it and deletes the old one; a new instance that fails makes the deploy
     roll back with the old one still serving. `user_data` must be complete: the health
     gate is appended last.
+
+    :param vpc: The VPC of the instance.
+    :param subnets: The public subnets of the instance (it is reached through its Elastic IP).
+    :param instance_type: The instance type.
+    :param user_data: The complete boot script; the health gate is appended to it.
+    :param image_name: The Amazon Linux 2023 release the instance boots.
+    :param ingress: (peer, port) pairs its security group admits.
+    :param health_check_url: What the new instance polls before it signals success. Default:
+        http://127.0.0.1/health/deep (`DEEP_HEALTH_URL`)
     """
 
     def __init__(

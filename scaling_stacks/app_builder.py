@@ -21,23 +21,22 @@ from scaling_stacks.stack_props import APP_TAG
 def build_app(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     """Add the stacks `config` asks for to `app` and return them by layer name."""
     env = cdk.Environment(account=config.account, region=config.region)
-    prefix = config.stack_prefix
-
-    def name(layer: str) -> str:
-        return f"{prefix}-{layer}"
-
-    stacks: dict[str, cdk.Stack] = {}
-    network = NetworkStack(app, name("network"), config=config, env=env)
-    data = DataStack(app, name("data"), config=config, network=network, env=env)
+    network = NetworkStack(app, _name(config, "network"), config=config, env=env)
+    data = DataStack(app, _name(config, "data"), config=config, network=network, env=env)
+    stacks: dict[str, cdk.Stack] = {"network": network, "data": data}
     # The cache deploys before compute, which reads its endpoint and opens its port.
-    cache = CacheStack(app, name("cache"), config=config, network=network, env=env) if config.has_cache else None
+    cache = (
+        CacheStack(app, _name(config, "cache"), config=config, network=network, env=env) if config.has_cache else None
+    )
     # Work off the request path; the hosts that enqueue it deploy after it.
     async_layer = (
-        AsyncStack(app, name("async"), config=config, network=network, data=data, env=env) if config.has_async else None
+        AsyncStack(app, _name(config, "async"), config=config, network=network, data=data, env=env)
+        if config.has_async
+        else None
     )
     compute = ComputeStack(
         app,
-        name("compute"),
+        _name(config, "compute"),
         config=config,
         network=network,
         data=data,
@@ -45,39 +44,17 @@ def build_app(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         async_layer=async_layer,
         env=env,
     )
-    stacks.update(network=network, data=data)
     if cache is not None:
         stacks["cache"] = cache
     if async_layer is not None:
         stacks["async"] = async_layer
     stacks["compute"] = compute
-    edge: EdgeStack | None = None
-    if config.has_edge:
-        assert compute.origin is not None
-        waf = EdgeWafStack(
-            app,
-            name("edge-waf"),
-            config=config,
-            env=cdk.Environment(account=config.account, region=CLOUDFRONT_REGION),
-            cross_region_references=config.region != CLOUDFRONT_REGION,
-        )
-        edge = EdgeStack(
-            app,
-            name("edge"),
-            config=config,
-            network=network,
-            origin=compute.origin,
-            origin_plain_http_reason=compute.origin_plain_http_reason,
-            web_acl_arn=waf.web_acl.arn,
-            env=env,
-            cross_region_references=config.region != CLOUDFRONT_REGION,
-        )
-        stacks.update({"edge-waf": waf, "edge": edge})
+    edge = _add_edge(app, config, env=env, network=network, compute=compute, stacks=stacks) if config.has_edge else None
     if config.has_microservices:
         assert async_layer is not None, "the services publish to the async layer"
         stacks["services"] = MicroservicesStack(
             app,
-            name("services"),
+            _name(config, "services"),
             config=config,
             network=network,
             data=data,
@@ -87,10 +64,48 @@ def build_app(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
             env=env,
         )
     if config.has_dns:
-        stacks["dns"] = DnsStack(app, name("dns"), config=config, compute=compute, edge=edge, env=env)
+        stacks["dns"] = DnsStack(app, _name(config, "dns"), config=config, compute=compute, edge=edge, env=env)
     for layer, stack in stacks.items():
-        cdk.Tags.of(stack).add(APP_TAG, prefix)
+        cdk.Tags.of(stack).add(APP_TAG, config.stack_prefix)
         cdk.Tags.of(stack).add("layer", layer)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     skip_checks_on_cdk_providers(app)
     return stacks
+
+
+def _name(config: StageConfig, layer: str) -> str:
+    return f"{config.stack_prefix}-{layer}"
+
+
+def _add_edge(
+    app: cdk.App,
+    config: StageConfig,
+    *,
+    env: cdk.Environment,
+    network: NetworkStack,
+    compute: ComputeStack,
+    stacks: dict[str, cdk.Stack],
+) -> EdgeStack:
+    """The us-east-1 web ACL stack and the edge stack in front of compute's origin, added to `stacks`."""
+    assert compute.origin is not None
+    cross_region = config.region != CLOUDFRONT_REGION
+    waf = EdgeWafStack(
+        app,
+        _name(config, "edge-waf"),
+        config=config,
+        env=cdk.Environment(account=config.account, region=CLOUDFRONT_REGION),
+        cross_region_references=cross_region,
+    )
+    edge = EdgeStack(
+        app,
+        _name(config, "edge"),
+        config=config,
+        network=network,
+        origin=compute.origin,
+        origin_plain_http_reason=compute.origin_plain_http_reason,
+        web_acl_arn=waf.web_acl_arn,
+        env=env,
+        cross_region_references=cross_region,
+    )
+    stacks.update({"edge-waf": waf, "edge": edge})
+    return edge

@@ -4,6 +4,7 @@ from typing import Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib.activity_stream import ActivityStream
@@ -26,6 +27,13 @@ class AsyncStack(cdk.Stack):
     which keeps per-user counters in the DynamoDB table. Stage 6: the post-events SNS
     topic fanned out to that queue, and the activity Kinesis stream with its consumer."""
 
+    post_queue: sqs.IQueue
+    # Stage 6: publishers call `events.grant_publish` and `activity.grant_put`.
+    events: EventTopic | None
+    events_topic_arn: str | None
+    activity: ActivityStream | None
+    activity_stream_name: str | None
+
     def __init__(
         self,
         scope: Construct,
@@ -37,13 +45,13 @@ class AsyncStack(cdk.Stack):
         **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        assert data.table is not None, "the async layer writes to the stage-5 table"
-        table = data.table.table
-        environment = {"TABLE_NAME": table.table_name}
+        table = data.table
+        assert table is not None and data.table_name is not None, "the async layer writes to the stage-5 table"
+        environment = {"TABLE_NAME": data.table_name}
         # Imported, so the SNS subscription's key statement stays out of the key's own stack,
         # whose policy allows the app's topics already.
         data_key = DataKey.imported(self, network.data_key)
-        self.post_worker = QueueWorker(
+        post_worker = QueueWorker(
             self,
             "PostWorker",
             folder="post_worker",
@@ -52,11 +60,15 @@ class AsyncStack(cdk.Stack):
             alarm_topic=network.alarms,
             key=data_key,
         )
-        data.table.grant_items(self.post_worker.role, "dynamodb:PutItem", "dynamodb:UpdateItem")
-        self.events: EventTopic | None = None
-        self.activity: ActivityStream | None = None
+        table.grant_items(post_worker.role, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        self.post_queue = post_worker.queue
+        self.events = None
+        self.events_topic_arn = None
+        self.activity = None
+        self.activity_stream_name = None
         if config.has_microservices:
-            self.events = EventTopic(self, "PostEvents", consumers=[(self.post_worker.queue, COUNTED_POST_EVENTS)])
+            self.events = EventTopic(self, "PostEvents", consumers=[(post_worker.queue, COUNTED_POST_EVENTS)])
+            self.events_topic_arn = self.events.topic.topic_arn
             self.activity = ActivityStream(
                 self,
                 "Activity",
@@ -66,4 +78,5 @@ class AsyncStack(cdk.Stack):
                 alarm_topic=network.alarms,
                 key=data_key,
             )
-            data.table.grant_items(self.activity.role, "dynamodb:PutItem")
+            self.activity_stream_name = self.activity.stream.stream_name
+            table.grant_items(self.activity.role, "dynamodb:PutItem")

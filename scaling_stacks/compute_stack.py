@@ -29,7 +29,7 @@ from constructs_lib.user_data import add_exported_certificate, add_reverse_proxy
 from constructs_lib.web_server import SingleWebServer
 from scaling_stacks.async_stack import AsyncStack
 from scaling_stacks.cache_stack import CacheStack
-from scaling_stacks.config import STAGE_NAMES, StageConfig
+from scaling_stacks.config import STAGE_NAMES, Capacity, StageConfig
 from scaling_stacks.data_stack import DataStack
 from scaling_stacks.network_stack import NetworkStack
 from scaling_stacks.service_wiring import RDS_CA_FILE, ServiceDependencies
@@ -45,11 +45,29 @@ BOX_PUBLIC_REASON = (
 DB_CONNECTIONS_ALARM = 500
 
 
+# Why the VPC origin may speak plain HTTP to the site's load balancer.
+PLAIN_HTTP_ORIGIN_REASON = (
+    "CloudFront reaches the internal load balancer through a VPC origin, inside the VPC "
+    "and never across the internet; without certificate_arn the load balancer has no "
+    "certificate to serve. Set domain_name and certificate_arn for HTTPS to the origin."
+)
+
+
 class ComputeStack(cdk.Stack):
     """Where requests are served: the single box (stages 0-1, public at stage 0, behind the
     site's internal load balancer at stage 1), then a web tier behind that same load balancer
     and an app tier behind a second internal one (stage 2+). `origin` is what CloudFront
     should send dynamic requests to: a VPC origin for the site's load balancer."""
+
+    # From stage 1: CloudFront's origin, and why it may be plain HTTP (None when it is HTTPS).
+    origin: cloudfront.IOrigin | None
+    origin_plain_http_reason: str | None
+    # Stages 0-1: the box's Elastic IP and security group; the ports the DNS stack opens on it.
+    box_public_ip: str | None
+    box_security_group: ec2.ISecurityGroup | None
+    box_public_ports: tuple[int, ...]
+    # From stage 1: the services stack routes paths to its services on it.
+    site_load_balancer: TierLoadBalancer | None
 
     def __init__(
         self,
@@ -69,10 +87,10 @@ class ComputeStack(cdk.Stack):
         self._data = data
         self._cache = cache
         self._dependencies = ServiceDependencies(config=config, data=data, cache=cache, async_layer=async_layer)
-        self.app_config = AppConfigParameter(self, "AppConfig", variables=self._dependencies.environment(self.region))
+        self._app_config = AppConfigParameter(self, "AppConfig", variables=self._dependencies.environment(self.region))
         # The service's code and wheels for the EC2 hosts; a change to it rolls the hosts (user data changes).
         self._bundle = service_bundle(self, "ServiceBundle")
-        self.monitoring = StageMonitoring(
+        self._monitoring = StageMonitoring(
             self,
             "Monitoring",
             topic=network.alarms,
@@ -80,43 +98,41 @@ class ComputeStack(cdk.Stack):
             dashboard=config.has_full_observability,
         )
         self._monitor_data()
-        self.origin: cloudfront.IOrigin | None = None
-        self.origin_plain_http_reason: str | None = None
-        self.box: SingleWebServer | None = None
-        self.box_public_ports: tuple[int, ...] = ()
         cloudfront_only = CloudFrontOriginFacingPrefixList(self, "CloudFrontPrefixList") if config.has_edge else None
-        if config.has_single_box:
-            self._add_single_box(cloudfront_only)
+        box = self._add_single_box(cloudfront_only) if config.has_single_box else None
+        # With a domain the DNS stack, deployed last, opens the public box: at 0->1 that stack
+        # moves the record to CloudFront before it drops the rules, so the box closes only after
+        # DNS has moved (viewers with the old record cached lose it for at most DNS_TTL).
+        self.box_public_ports = PUBLIC_PORTS if box and not cloudfront_only and config.has_dns else ()
+        self.box_public_ip = box.public_ip if box else None
+        self.box_security_group = box.security_group if box else None
+        app_tier: ServiceTier | None = None
+        site: TierLoadBalancer | None = None
         if config.has_tiers:
             assert cloudfront_only is not None, "the tiers only ever sit behind CloudFront"
-            self._add_tiers(cloudfront_only)
-        if config.next_stage is not None:
-            self.monitoring.monitor_scaling_signals(
-                next_stage=config.next_stage,
-                next_name=STAGE_NAMES[config.next_stage],
-                signals=stage_signals(
-                    config,
-                    data=data,
-                    cache=cache,
-                    box=self.box,
-                    app_group=self.app_tier.group if config.has_tiers else None,
-                ),
-            )
+            app_tier, site = self._add_tiers(cloudfront_only)
+        elif box is not None and cloudfront_only is not None:
+            site = self._put_box_behind_site_load_balancer(box, cloudfront_only)
+        self.site_load_balancer = site
+        self.origin = self._site_origin(site) if site is not None else None
+        plain_http = site is not None and not config.alb_https
+        self.origin_plain_http_reason = PLAIN_HTTP_ORIGIN_REASON if plain_http else None
+        self._monitor_scaling_signals(box, app_tier)
         if config.has_aws_config:
             SecurityConfigRules(self, "AwsConfig", log_bucket=network.logs)
 
     def _service_user_data(self) -> ec2.UserData:
         return install_service(
             bundle_url=self._bundle.s3_object_url,
-            environment={PARAMETER_VARIABLE: self.app_config.parameter_name, "AWS_REGION": self.region},
+            environment={PARAMETER_VARIABLE: self._app_config.parameter_name, "AWS_REGION": self.region},
             rds_ca_file=RDS_CA_FILE,
-            wiring_digest=self.app_config.digest,
+            wiring_digest=self._app_config.digest,
         )
 
     def _wire_app_host(self, host: ec2.IConnectable, role: iam.IRole) -> None:
         """Let a host that runs the service fetch it, reach its data and read its configuration and secrets."""
         self._dependencies.grant(host, role, label="app")
-        self.app_config.grant_read(role)
+        self._app_config.grant_read(role)
         # Only the bundle's own object: the asset grant would open the whole bootstrap bucket.
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -127,34 +143,43 @@ class ComputeStack(cdk.Stack):
 
     def _monitor_data(self) -> None:
         config = self._config
-        monitoring = self.monitoring
+        monitoring = self._monitoring
         max_connections = DB_CONNECTIONS_ALARM if config.has_full_observability else None
         monitoring.monitor_database(
             name="Primary", instance=self._data.primary.instance, max_connections=max_connections
         )
-        if self._data.replicas is not None:
-            for index, replica in enumerate(self._data.replicas.replicas, start=1):
-                monitoring.monitor_replica_lag(name=f"Replica{index}", instance=replica)
-                if config.has_full_observability:
-                    # Replicas take the read load: they saturate before the primary does.
-                    monitoring.monitor_database(
-                        name=f"Replica{index}", instance=replica, max_connections=max_connections
-                    )
+        for index, replica in enumerate(self._data.replica_instances, start=1):
+            monitoring.monitor_replica_lag(name=f"Replica{index}", instance=replica)
+            if config.has_full_observability:
+                # Replicas take the read load: they saturate before the primary does.
+                monitoring.monitor_database(name=f"Replica{index}", instance=replica, max_connections=max_connections)
         if self._cache is not None and config.has_full_observability:
-            monitoring.monitor_cache(name="Cache", node_ids=self._cache.cache.member_cluster_ids)
+            monitoring.monitor_cache(name="Cache", node_ids=self._cache.node_ids)
 
-    def _add_single_box(self, cloudfront_only: CloudFrontOriginFacingPrefixList | None) -> None:
+    def _monitor_scaling_signals(self, box: SingleWebServer | None, app_tier: ServiceTier | None) -> None:
+        config = self._config
+        if config.next_stage is None:
+            return
+        self._monitoring.monitor_scaling_signals(
+            next_stage=config.next_stage,
+            next_name=STAGE_NAMES[config.next_stage],
+            signals=stage_signals(
+                config,
+                data=self._data,
+                cache=self._cache,
+                box=box,
+                app_group=app_tier.group if app_tier else None,
+            ),
+        )
+
+    def _add_single_box(self, cloudfront_only: CloudFrontOriginFacingPrefixList | None) -> SingleWebServer:
         config = self._config
         public_ports = () if cloudfront_only else PUBLIC_PORTS
-        # With a domain the DNS stack, deployed last, opens the public box: at 0->1 that stack
-        # moves the record to CloudFront before it drops the rules, so the box closes only after
-        # DNS has moved (viewers with the old record cached lose it for at most DNS_TTL).
-        self.box_public_ports = public_ports if config.has_dns else ()
         box = SingleWebServer(
             self,
             "Box",
             vpc=self._network.vpc,
-            subnets=self._network.network.public_subnets,
+            subnets=self._network.public_subnets,
             instance_type=config.box_instance_type,
             user_data=self._box_user_data(),
             image_name=config.host_image,
@@ -168,16 +193,9 @@ class ComputeStack(cdk.Stack):
             box.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=["acm:ExportCertificate"], resources=[config.certificate_arn])
             )
-        self.monitoring.monitor_instance_status(name="Box", instance_id=box.instance.instance_id)
-        self.box = box
+        self._monitoring.monitor_instance_status(name="Box", instance_id=box.instance.instance_id)
         cdk.CfnOutput(self, "BoxPublicIp", value=box.public_ip)
-        if cloudfront_only:
-            # The same instance as at stage 0 (no replacement): the site's load balancer is
-            # CloudFront's VPC origin and the box's only client; stage 2 points it at the web tier.
-            site = self._add_site_load_balancer(
-                cloudfront_only, targets=[elbv2_targets.InstanceTarget(box.instance, 80)], targets_id="BoxTargets"
-            )
-            box.connections.allow_from(site.load_balancer, ec2.Port.tcp(80), "the site load balancer to the box")
+        return box
 
     def _box_user_data(self) -> ec2.UserData:
         """The service; with a certificate, HTTPS on the box itself too: at stage 0 it is the
@@ -197,6 +215,17 @@ class ComputeStack(cdk.Stack):
             )
         return user_data
 
+    def _put_box_behind_site_load_balancer(
+        self, box: SingleWebServer, cloudfront_only: CloudFrontOriginFacingPrefixList
+    ) -> TierLoadBalancer:
+        """The same instance as at stage 0 (no replacement): the site's load balancer is
+        CloudFront's VPC origin and the box's only client; stage 2 points it at the web tier."""
+        site = self._add_site_load_balancer(
+            cloudfront_only, targets=[elbv2_targets.InstanceTarget(box.instance, 80)], targets_id="BoxTargets"
+        )
+        box.connections.allow_from(site.load_balancer, ec2.Port.tcp(80), "the site load balancer to the box")
+        return site
+
     def _add_site_load_balancer(
         self,
         cloudfront_only: CloudFrontOriginFacingPrefixList,
@@ -206,13 +235,12 @@ class ComputeStack(cdk.Stack):
     ) -> TierLoadBalancer:
         """The internal load balancer CloudFront reaches through a VPC origin, from stage 1 on:
         the same resource at every stage, so the edge never changes origin when the box goes."""
-        config = self._config
         network = self._network
         site = TierLoadBalancer(
             self,
             "SiteLoadBalancer",
             vpc=network.vpc,
-            subnets=network.network.app_subnets,
+            subnets=network.app_subnets,
             # VPC origin traffic arrives from CloudFront's origin-facing addresses, through
             # network interfaces CloudFront puts in these subnets; an internal load balancer
             # is reached by nothing outside the VPC but this account's own VPC origins.
@@ -221,8 +249,14 @@ class ComputeStack(cdk.Stack):
             targets_id=targets_id,
             log_bucket=network.logs,
             log_prefix="alb/site",
-            certificate_arn=config.certificate_arn,
+            certificate_arn=self._config.certificate_arn,
         )
+        cdk.CfnOutput(self, "SiteLoadBalancerDns", value=site.dns_name)
+        return site
+
+    def _site_origin(self, site: TierLoadBalancer) -> cloudfront.IOrigin:
+        """CloudFront's VPC origin for `site`, by the origin record's name when one is configured."""
+        config = self._config
         origin_domain = None
         if config.origin_domain_name:
             assert config.hosted_zone_id and config.hosted_zone_name
@@ -237,7 +271,7 @@ class ComputeStack(cdk.Stack):
                 target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(site.load_balancer)),
             )
             origin_domain = origin_record.domain_name
-        self.origin = origins.VpcOrigin.with_application_load_balancer(
+        return origins.VpcOrigin.with_application_load_balancer(
             site.load_balancer,
             domain_name=origin_domain,
             http_port=80,
@@ -249,51 +283,19 @@ class ComputeStack(cdk.Stack):
             ),
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
         )
-        if not config.alb_https:
-            self.origin_plain_http_reason = (
-                "CloudFront reaches the internal load balancer through a VPC origin, inside the VPC "
-                "and never across the internet; without certificate_arn the load balancer has no "
-                "certificate to serve. Set domain_name and certificate_arn for HTTPS to the origin."
-            )
-        cdk.CfnOutput(self, "SiteLoadBalancerDns", value=site.dns_name)
-        self.site_load_balancer = site
-        return site
 
-    def _add_tiers(self, cloudfront_only: CloudFrontOriginFacingPrefixList) -> None:
+    def _add_tiers(self, cloudfront_only: CloudFrontOriginFacingPrefixList) -> tuple[ServiceTier, TierLoadBalancer]:
+        """The app tier behind the internal load balancer, the web tier (a reverse proxy to it)
+        behind the site's load balancer; returns the app tier and the site's load balancer."""
         config = self._config
         network = self._network
         notifications = [autoscaling.NotificationConfiguration(topic=network.alarms)]
-        app_user_data = self._service_user_data()
-        # Installed before the tier appends its health gate, so a host counts only with its collector.
-        telemetry = (
-            ServiceTelemetry(self, "Telemetry", log_key=DataKey.imported(self, network.data_key))
-            if config.has_tracing
-            else None
-        )
-        if telemetry is not None:
-            telemetry.install_on_host(user_data=app_user_data, service_name=config.app_name)
-        app = ServiceTier(
-            self,
-            "AppTier",
-            vpc=network.vpc,
-            subnets=network.network.app_subnets,
-            instance_type=config.app_instance_type,
-            user_data=app_user_data,
-            image_name=config.host_image,
-            min_capacity=config.app_capacity.min,
-            max_capacity=config.app_capacity.max,
-            desired_capacity=config.app_capacity.desired,
-            spot=self._spot_mix(config.app_instance_type) if config.has_spot else None,
-            notifications=notifications,
-            description="App tier",
-        )
-        if telemetry is not None:
-            telemetry.grant_host(app.role)
+        app = self._add_app_tier(notifications)
         internal = TierLoadBalancer(
             self,
             "InternalLoadBalancer",
             vpc=network.vpc,
-            subnets=network.network.app_subnets,
+            subnets=network.app_subnets,
             targets=[app.group],
             log_bucket=network.logs,
             log_prefix="alb/internal",
@@ -302,18 +304,12 @@ class ComputeStack(cdk.Stack):
         # deep health check answers through its proxy, the internal load balancer and the app.
         web_user_data = boot_script()
         add_reverse_proxy(web_user_data, upstream=internal.dns_name)
-        web = ServiceTier(
-            self,
+        web = self._tier(
             "WebTier",
-            vpc=network.vpc,
-            subnets=network.network.app_subnets,
             instance_type=config.web_instance_type,
             user_data=web_user_data,
-            image_name=config.host_image,
-            min_capacity=config.web_capacity.min,
-            max_capacity=config.web_capacity.max,
-            desired_capacity=config.web_capacity.desired,
-            spot=self._spot_mix(config.web_instance_type) if config.has_spot and config.web_spot else None,
+            capacity=config.web_capacity,
+            spot=config.has_spot and config.web_spot,
             notifications=notifications,
             description="Web tier (reverse proxy)",
         )
@@ -322,24 +318,78 @@ class ComputeStack(cdk.Stack):
         web.connections.allow_to_default_port(internal.listener, "web tier to internal load balancer")
         site = self._add_site_load_balancer(cloudfront_only, targets=[web.group])
         self._wire_app_host(app, app.role)
-        for tier_name, tier, capacity, load_balancer in (
-            ("WebTier", web, config.web_capacity, site),
-            ("AppTier", app, config.app_capacity, internal),
-        ):
-            if config.elastic_compute and capacity.elastic:
-                tier.scale_elastically(peak_utc=config.scheduled_peak)
-            if config.has_full_observability:
-                self.monitoring.monitor_tier(
-                    name=tier_name, group=tier.group, min_capacity=capacity.min, max_capacity=capacity.max
-                )
-                self.monitoring.monitor_load_balancer(
-                    name=f"{tier_name}LoadBalancer",
-                    load_balancer=load_balancer.load_balancer,
-                    target_group=load_balancer.target_group,
-                )
-        self.web_tier = web
-        self.app_tier = app
-        self.internal_load_balancer = internal
+        self._scale_and_monitor_tier("WebTier", web, config.web_capacity, site)
+        self._scale_and_monitor_tier("AppTier", app, config.app_capacity, internal)
+        return app, site
+
+    def _add_app_tier(self, notifications: list[autoscaling.NotificationConfiguration]) -> ServiceTier:
+        config = self._config
+        user_data = self._service_user_data()
+        # Installed before the tier appends its health gate, so a host counts only with its collector.
+        telemetry = (
+            ServiceTelemetry(self, "Telemetry", log_key=DataKey.imported(self, self._network.data_key))
+            if config.has_tracing
+            else None
+        )
+        if telemetry is not None:
+            telemetry.install_on_host(user_data=user_data, service_name=config.app_name)
+        app = self._tier(
+            "AppTier",
+            instance_type=config.app_instance_type,
+            user_data=user_data,
+            capacity=config.app_capacity,
+            spot=config.has_spot,
+            notifications=notifications,
+            description="App tier",
+        )
+        if telemetry is not None:
+            telemetry.grant_host(app.role)
+        return app
+
+    def _tier(
+        self,
+        construct_id: str,
+        *,
+        instance_type: str,
+        user_data: ec2.UserData,
+        capacity: Capacity,
+        spot: bool,
+        notifications: list[autoscaling.NotificationConfiguration],
+        description: str,
+    ) -> ServiceTier:
+        """A tier of hosts in the app subnets, on Spot alongside on-demand when `spot`."""
+        config = self._config
+        return ServiceTier(
+            self,
+            construct_id,
+            vpc=self._network.vpc,
+            subnets=self._network.app_subnets,
+            instance_type=instance_type,
+            user_data=user_data,
+            image_name=config.host_image,
+            min_capacity=capacity.min,
+            max_capacity=capacity.max,
+            desired_capacity=capacity.desired,
+            spot=self._spot_mix(instance_type) if spot else None,
+            notifications=notifications,
+            description=description,
+        )
+
+    def _scale_and_monitor_tier(
+        self, name: str, tier: ServiceTier, capacity: Capacity, load_balancer: TierLoadBalancer
+    ) -> None:
+        config = self._config
+        if config.elastic_compute and capacity.elastic:
+            tier.scale_elastically(peak_utc=config.scheduled_peak)
+        if config.has_full_observability:
+            self._monitoring.monitor_tier(
+                name=name, group=tier.group, min_capacity=capacity.min, max_capacity=capacity.max
+            )
+            self._monitoring.monitor_load_balancer(
+                name=f"{name}LoadBalancer",
+                load_balancer=load_balancer.load_balancer,
+                target_group=load_balancer.target_group,
+            )
 
     def _spot_mix(self, instance_type: str) -> SpotMix:
         config = self._config

@@ -42,18 +42,18 @@ class DnsStack(cdk.Stack):
             self, "Zone", hosted_zone_id=config.hosted_zone_id, zone_name=config.hosted_zone_name
         )
         if edge is not None:
-            target = route53.RecordTarget.from_alias(targets.CloudFrontTarget(edge.site.distribution))
+            target = route53.RecordTarget.from_alias(targets.CloudFrontTarget(edge.distribution))
             route53.AaaaRecord(self, "SiteIpv6", zone=zone, record_name=config.domain_name, target=target)
         else:
-            assert compute.box is not None, "without an edge the single box serves the site"
-            target = route53.RecordTarget.from_ip_addresses(compute.box.public_ip)
+            assert compute.box_public_ip is not None, "without an edge the single box serves the site"
+            target = route53.RecordTarget.from_ip_addresses(compute.box_public_ip)
         record = route53.ARecord(self, "Site", zone=zone, record_name=config.domain_name, target=target, ttl=DNS_TTL)
         for port in compute.box_public_ports:
-            assert compute.box is not None
+            assert compute.box_security_group is not None
             rule = ec2.CfnSecurityGroupIngress(
                 self,
                 f"BoxPublic{port}",
-                group_id=compute.box.security_group.security_group_id,
+                group_id=compute.box_security_group.security_group_id,
                 ip_protocol="tcp",
                 from_port=port,
                 to_port=port,

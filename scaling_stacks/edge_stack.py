@@ -25,26 +25,30 @@ class EdgeWafStack(cdk.Stack):
     """The CloudFront-scoped WAF web ACL, which must live in us-east-1 whatever the app's region,
     and the key of its request logs, in the same region as they are."""
 
+    web_acl_arn: str
+
     def __init__(
         self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Unpack[StackProps]
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         metric_prefix = f"{config.app_name}-edge"
-        self.logs_key = DataKey(
+        logs_key = DataKey(
             self,
             "LogsKey",
             alias_name=f"{config.app_name}/edge-logs",
             description=f"Encrypts {config.app_name}'s WAF request logs",
             log_group_names=[waf_log_group_name(metric_prefix)],
         ).key
-        self.web_acl = ManagedRulesWebAcl(
-            self, "WebAcl", waf_scope="CLOUDFRONT", metric_prefix=metric_prefix, log_key=self.logs_key
-        )
+        self.web_acl_arn = ManagedRulesWebAcl(
+            self, "WebAcl", waf_scope="CLOUDFRONT", metric_prefix=metric_prefix, log_key=logs_key
+        ).arn
 
 
 class EdgeStack(cdk.Stack):
     """The edge: CloudFront in front of the compute origin, a private static-asset bucket
     behind origin access control, and the WAF web ACL attached."""
+
+    distribution: cloudfront.IDistribution
 
     def __init__(
         self,
@@ -59,12 +63,12 @@ class EdgeStack(cdk.Stack):
         **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.static = SecureBucket(self, "StaticAssets", log_bucket=network.logs, log_prefix="s3/static/").bucket
-        self.site = SiteDistribution(
+        static = SecureBucket(self, "StaticAssets", log_bucket=network.logs, log_prefix="s3/static/").bucket
+        site = SiteDistribution(
             self,
             "Site",
             origin=origin,
-            static_bucket=self.static,
+            static_bucket=static,
             web_acl_arn=web_acl_arn,
             log_bucket=network.logs,
             session_cookie=SESSION_COOKIE,
@@ -72,5 +76,6 @@ class EdgeStack(cdk.Stack):
             certificate_arn=config.cloudfront_certificate_arn,
             plain_http_origin_reason=origin_plain_http_reason,
         )
-        cdk.CfnOutput(self, "DistributionDomainName", value=self.site.domain_name)
-        cdk.CfnOutput(self, "StaticBucketName", value=self.static.bucket_name)
+        self.distribution = site.distribution
+        cdk.CfnOutput(self, "DistributionDomainName", value=site.domain_name)
+        cdk.CfnOutput(self, "StaticBucketName", value=static.bucket_name)

@@ -10,6 +10,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from constructs_lib.data_key import DataKey
+from constructs_lib.load_balancer import TierLoadBalancer
 from constructs_lib.microservice import SERVICE_PORT, FargateMicroservice
 from constructs_lib.python_function import ASSET_EXCLUDES
 from constructs_lib.telemetry import ServiceTelemetry
@@ -58,6 +59,25 @@ class MicroservicesStack(cdk.Stack):
         **kwargs: Unpack[StackProps],
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self._config = config
+        self._network = network
+        dependencies = ServiceDependencies(config=config, data=data, cache=cache, async_layer=async_layer)
+        users, posts = self._add_services(dependencies.environment(self.region))
+        posts.connections.allow_to(users.service, ec2.Port.tcp(SERVICE_PORT), "posts service to users service")
+        for service in (users, posts):
+            dependencies.grant_user_data(
+                service.service, service.task_definition.task_role, label=f"{service.name} service"
+            )
+        # Only the posts service writes posts, uploads media and emits post events.
+        dependencies.grant_post_data(posts.task_definition.task_role)
+        site = compute.site_load_balancer
+        assert site is not None, "the services sit behind the site's load balancer"
+        self._route(site, {"users": users, "posts": posts})
+
+    def _add_services(self, environment: dict[str, str]) -> tuple[FargateMicroservice, FargateMicroservice]:
+        """The users and posts services, from one image, in one cluster."""
+        config = self._config
+        network = self._network
         cluster = ecs.Cluster(
             self,
             "Cluster",
@@ -74,8 +94,6 @@ class MicroservicesStack(cdk.Stack):
         image = ecs.ContainerImage.from_asset(
             str(SERVICE_DIR), exclude=ASSET_EXCLUDES, platform=ecr_assets.Platform.LINUX_ARM64
         )
-        dependencies = ServiceDependencies(config=config, data=data, cache=cache, async_layer=async_layer)
-        environment = dependencies.environment(self.region)
         log_key = DataKey.imported(self, network.data_key)
         telemetry = ServiceTelemetry(self, "Telemetry", log_key=log_key) if config.has_tracing else None
         users = FargateMicroservice(
@@ -84,7 +102,7 @@ class MicroservicesStack(cdk.Stack):
             cluster=cluster,
             name="users",
             image=image,
-            subnets=network.network.app_subnets,
+            subnets=network.app_subnets,
             environment={**environment, "SERVICE_ROLE": "users"},
             log_key=log_key,
             telemetry=telemetry,
@@ -95,7 +113,7 @@ class MicroservicesStack(cdk.Stack):
             cluster=cluster,
             name="posts",
             image=image,
-            subnets=network.network.app_subnets,
+            subnets=network.app_subnets,
             environment={
                 **environment,
                 "SERVICE_ROLE": "posts",
@@ -111,16 +129,11 @@ class MicroservicesStack(cdk.Stack):
             memory_mib=POSTS_TASK_MEMORY_MIB,
             max_tasks=config.posts_max_tasks,
         )
-        posts.connections.allow_to(users.service, ec2.Port.tcp(SERVICE_PORT), "posts service to users service")
-        for service in (users, posts):
-            dependencies.grant_user_data(
-                service.service, service.task_definition.task_role, label=f"{service.name} service"
-            )
-        # Only the posts service writes posts, uploads media and emits post events.
-        dependencies.grant_post_data(posts.task_definition.task_role)
-        site = compute.site_load_balancer
-        by_name = {"users": users, "posts": posts}
-        for offset, service in enumerate((users, posts)):
+        return users, posts
+
+    def _route(self, site: TierLoadBalancer, by_name: dict[str, FargateMicroservice]) -> None:
+        """Hold each service's target group on the site's listener, then route its paths to it."""
+        for offset, service in enumerate(by_name.values()):
             hold = site.hold_for(
                 self,
                 f"Hold{service.name.title()}",

@@ -50,28 +50,29 @@ class ServiceDependencies:
         if self.config.has_edge:
             # Viewers reach the service only through CloudFront, which redirects HTTP to HTTPS.
             variables["SESSION_COOKIE_SECURE"] = "true"
-        if data.replicas is not None:
-            variables["DB_READER_HOST"] = cdk.Fn.join(",", data.replicas.hosts)
-        if self.cache is not None:
-            cache = self.cache.cache
-            variables.update(
-                CACHE_HOST=cache.host,
-                CACHE_PORT=cache.port,
-                CACHE_TLS="true",
-                CACHE_AUTH_SECRET_ARN=cache.auth_secret.secret_arn,
+        if data.replica_instances:
+            variables["DB_READER_HOST"] = cdk.Fn.join(
+                ",", [replica.db_instance_endpoint_address for replica in data.replica_instances]
             )
-        if data.shards is not None:
-            variables["SHARD_MAP_PARAMETER"] = data.shards.parameter.parameter_name
-        if data.table is not None:
-            variables["POSTS_TABLE"] = data.table.table.table_name
-        if data.media is not None:
-            variables["MEDIA_BUCKET"] = data.media.bucket.bucket_name
+        if self.cache is not None:
+            variables.update(
+                CACHE_HOST=self.cache.host,
+                CACHE_PORT=self.cache.port,
+                CACHE_TLS="true",
+                CACHE_AUTH_SECRET_ARN=self.cache.auth_secret.secret_arn,
+            )
+        if data.shard_map is not None:
+            variables["SHARD_MAP_PARAMETER"] = data.shard_map.parameter_name
+        if data.table_name is not None:
+            variables["POSTS_TABLE"] = data.table_name
+        if data.media_bucket is not None:
+            variables["MEDIA_BUCKET"] = data.media_bucket.bucket_name
         if self.async_layer is not None:
-            variables["QUEUE_URL"] = self.async_layer.post_worker.queue.queue_url
-            if self.async_layer.events is not None:
-                variables["EVENTS_TOPIC_ARN"] = self.async_layer.events.topic.topic_arn
-            if self.async_layer.activity is not None:
-                variables["ACTIVITY_STREAM"] = self.async_layer.activity.stream.stream_name
+            variables["QUEUE_URL"] = self.async_layer.post_queue.queue_url
+            if self.async_layer.events_topic_arn is not None:
+                variables["EVENTS_TOPIC_ARN"] = self.async_layer.events_topic_arn
+            if self.async_layer.activity_stream_name is not None:
+                variables["ACTIVITY_STREAM"] = self.async_layer.activity_stream_name
         if self.config.has_tracing:
             variables.update(service_environment(self.config.app_name))
         return variables
@@ -86,28 +87,28 @@ class ServiceDependencies:
     def grant_user_data(self, host: ec2.IConnectable, role: iam.IRole, *, label: str) -> None:
         """The relational side: the user directory, its replicas, the cache and the shards."""
         data = self.data
-        host.connections.allow_to_default_port(data.primary, f"{label} to the primary database")
+        host.connections.allow_to_default_port(data.primary.instance, f"{label} to the primary database")
         grant_secret_read(data.primary.app_secret, role)
         if data.replicas is not None:
             host.connections.allow_to_default_port(data.replicas, f"{label} to the read replicas")
         if self.cache is not None:
             host.connections.allow_to_default_port(self.cache.cache, f"{label} to the cache")
-            grant_secret_read(self.cache.cache.auth_secret, role)
-        if data.shards is not None:
-            data.shards.parameter.grant_read(role)
-            for shard in data.shards.shards:
-                host.connections.allow_to_default_port(shard, f"{label} to {shard.node.id}")
-                grant_secret_read(shard.app_secret, role)
+            grant_secret_read(self.cache.auth_secret, role)
+        if data.shard_map is not None:
+            data.shard_map.grant_read(role)
+        for shard in data.shards:
+            host.connections.allow_to_default_port(shard.instance, f"{label} to {shard.name}")
+            grant_secret_read(shard.app_secret, role)
 
     def grant_post_data(self, role: iam.IRole) -> None:
         """The stage-5 side: the posts table, media uploads and the events posts produce."""
         data = self.data
         if data.table is not None:
             data.table.grant_read_write(role)
-        if data.media is not None:
-            self._grant_media_uploads(role, data)
+        if data.media_bucket_parameter_name is not None:
+            self._grant_media_uploads(role, data.media_bucket_parameter_name)
         if self.async_layer is not None:
-            self.async_layer.post_worker.queue.grant_send_messages(role)
+            self.async_layer.post_queue.grant_send_messages(role)
             acknowledge_key_grants(role)
             if self.async_layer.events is not None:
                 self.async_layer.events.grant_publish(role)
@@ -115,7 +116,7 @@ class ServiceDependencies:
                 self.async_layer.activity.grant_put(role)
 
     @staticmethod
-    def _grant_media_uploads(role: iam.IRole, data: DataStack) -> None:
+    def _grant_media_uploads(role: iam.IRole, parameter_name: str) -> None:
         # Upload URLs are signed with the host's credentials, which must allow the PUT.
         # The bucket name comes in as an SSM-typed stack parameter rather than a
         # cross-stack reference, so the grant's resource (and the finding acknowledged
@@ -125,7 +126,7 @@ class ServiceDependencies:
             stack,
             "MediaBucketName",
             type="AWS::SSM::Parameter::Value<String>",
-            default=data.media_bucket_parameter_name,
+            default=parameter_name,
             description="SSM parameter holding the media bucket's name (written by the data stack)",
         )
         role.add_to_principal_policy(

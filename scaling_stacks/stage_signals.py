@@ -71,7 +71,7 @@ def _fixed_tiers(
             "fixed count that only a deploy changes.",
         ),
     ]
-    for index, replica in enumerate(data.replicas.replicas if data.replicas else [], start=1):
+    for index, replica in enumerate(data.replica_instances, start=1):
         signals.append(
             _signal(
                 f"Replica{index}Lag",
@@ -82,7 +82,7 @@ def _fixed_tiers(
                 "and its traces find the queries that load the replicas.",
             )
         )
-    for index, node in enumerate(cache.cache.member_cluster_ids if cache else [], start=1):
+    for index, node in enumerate(cache.node_ids if cache else [], start=1):
         signals.append(
             _signal(
                 f"CacheNode{index}Evictions",
@@ -117,7 +117,7 @@ def _one_primary(primary: str) -> list[ScalingSignal]:
 
 
 def _shards(config: StageConfig, data: DataStack, app_group: autoscaling.IAutoScalingGroup) -> list[ScalingSignal]:
-    assert data.shards is not None, "stage 5 shards the user data"
+    assert data.shards, "stage 5 shards the user data"
     signals = [
         _signal(
             f"Shard{index}Cpu",
@@ -127,7 +127,7 @@ def _shards(config: StageConfig, data: DataStack, app_group: autoscaling.IAutoSc
             "One shard is hot: raise shards (then active_shards) to split it, and move to stage 6 so "
             "the users and posts services scale and deploy independently.",
         )
-        for index, shard in enumerate(data.shards.shards)
+        for index, shard in enumerate(data.shards)
     ]
     signals.append(
         _signal(
