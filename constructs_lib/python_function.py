@@ -31,7 +31,8 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64:27"
 POWERTOOLS_ACCOUNT = "017000801446"
 # Caches next to the code would change the asset hash from run to run.
-ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
+# Documentation ships in the repository, not in an asset: a README edit must not roll the hosts.
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", "*.md"]
 
 
 @jsii.implements(cdk.ILocalBundling)
