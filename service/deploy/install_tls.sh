@@ -16,9 +16,11 @@ certificate_arn="$1"
 domain_name="$2"
 mode="$3"
 deploy_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-python=/var/lib/scaling-app/venv/bin/python
-tls_conf=/etc/nginx/conf.d/scaling-app-tls.conf
-redirect_conf=/etc/nginx/scaling-app.d/https-redirect.conf
+# Empty on a host; the tests run the script against a scratch directory instead of /.
+root="${INSTALL_ROOT:-}"
+python="$root/var/lib/scaling-app/venv/bin/python"
+tls_conf="$root/etc/nginx/conf.d/scaling-app-tls.conf"
+redirect_conf="$root/etc/nginx/scaling-app.d/https-redirect.conf"
 
 case "$mode" in
     required | optional) ;;
@@ -44,9 +46,9 @@ sed "s/DOMAIN_NAME/$domain_name/" "$deploy_dir/nginx-https-redirect.conf" > "$re
 nginx -t
 systemctl reload nginx.service
 
-printf 'CERTIFICATE_ARN=%s\n' "$certificate_arn" > /etc/scaling-app/tls.env
-install -m 0644 "$deploy_dir/scaling-app-certificate.service" /etc/systemd/system/scaling-app-certificate.service
-install -m 0644 "$deploy_dir/scaling-app-certificate.timer" /etc/systemd/system/scaling-app-certificate.timer
+printf 'CERTIFICATE_ARN=%s\n' "$certificate_arn" > "$root/etc/scaling-app/tls.env"
+install -m 0644 "$deploy_dir/scaling-app-certificate.service" "$root/etc/systemd/system/scaling-app-certificate.service"
+install -m 0644 "$deploy_dir/scaling-app-certificate.timer" "$root/etc/systemd/system/scaling-app-certificate.timer"
 systemctl daemon-reload
 systemctl enable --now scaling-app-certificate.timer
 
