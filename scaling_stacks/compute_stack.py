@@ -175,13 +175,14 @@ class ComputeStack(cdk.Stack):
     def _add_single_box(self, cloudfront_only: CloudFrontOriginFacingPrefixList | None) -> SingleWebServer:
         config = self._config
         public_ports = () if cloudfront_only else PUBLIC_PORTS
+        certificate_arn = config.box_certificate_arn
         box = SingleWebServer(
             self,
             "Box",
             vpc=self._network.vpc,
             subnets=self._network.public_subnets,
             instance_type=config.box_instance_type,
-            user_data=self._box_user_data(),
+            user_data=self._box_user_data(certificate_arn),
             image_name=config.host_image,
             ingress=[] if config.has_dns else [(ec2.Peer.any_ipv4(), ec2.Port.tcp(port)) for port in public_ports],
         )
@@ -189,25 +190,25 @@ class ComputeStack(cdk.Stack):
             acknowledge(box.security_group, "AwsSolutions-EC23", BOX_PUBLIC_REASON)
             skip_check(box.security_group, "CKV_AWS_260", BOX_PUBLIC_REASON)
         self._wire_app_host(box, box.role)
-        if config.box_serves_tls and config.certificate_arn:
+        if certificate_arn:
             box.role.add_to_principal_policy(
-                iam.PolicyStatement(actions=["acm:ExportCertificate"], resources=[config.certificate_arn])
+                iam.PolicyStatement(actions=["acm:ExportCertificate"], resources=[certificate_arn])
             )
         self._monitoring.monitor_instance_status(name="Box", instance_id=box.instance.instance_id)
         cdk.CfnOutput(self, "BoxPublicIp", value=box.public_ip)
         return box
 
-    def _box_user_data(self) -> ec2.UserData:
+    def _box_user_data(self, certificate_arn: str | None) -> ec2.UserData:
         """The service; with a certificate, HTTPS on the box itself too: at stage 0 it is the
         public web server, and at 0->1 its stage-1 successor keeps the Elastic IP, and so the
         viewers whose DNS still names it, until the DNS stack moves the record to CloudFront."""
         user_data = self._service_user_data()
         config = self._config
-        if config.box_serves_tls:
-            assert config.certificate_arn and config.domain_name
+        if certificate_arn:
+            assert config.domain_name, "the config refuses a certificate without domain_name"
             add_exported_certificate(
                 user_data,
-                certificate_arn=config.certificate_arn,
+                certificate_arn=certificate_arn,
                 domain_name=config.domain_name,
                 # Behind CloudFront the box's HTTPS only bridges the 0->1 cut-over: a stage-1 site
                 # whose certificate covers only the origin name must still deploy.

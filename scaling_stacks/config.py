@@ -465,11 +465,11 @@ class StageConfig:
         return self.certificate_arn is not None
 
     @property
-    def box_serves_tls(self) -> bool:
-        """With certificate_arn the single box serves HTTPS itself: it is the public web server
-        at stage 0, and at stage 1 it answers the viewers whose DNS still names its address
-        until the record has moved to CloudFront."""
-        return self.has_single_box and self.certificate_arn is not None
+    def box_certificate_arn(self) -> str | None:
+        """The certificate the single box serves HTTPS with itself (certificate_arn), or None: it
+        is the public web server at stage 0, and at stage 1 it answers the viewers whose DNS still
+        names its address until the record has moved to CloudFront."""
+        return self.certificate_arn if self.has_single_box else None
 
     @property
     def origin_domain_name(self) -> str | None:

@@ -39,8 +39,8 @@ def _export_statements(stage: SynthesizedStage) -> list[tuple[str, dict[str, Any
 def test_the_box_serves_tls_exactly_where_it_serves_viewers_and_has_a_certificate(stage: int) -> None:
     with_certificate = build_config({"stage": stage, **DOMAIN_CONTEXT}.get, {})
     without = build_config({"stage": stage}.get, {})
-    assert with_certificate.box_serves_tls is (stage <= 1)
-    assert without.box_serves_tls is False
+    assert with_certificate.box_certificate_arn == (CERTIFICATE_ARN if stage <= 1 else None)
+    assert without.box_certificate_arn is None
 
 
 @pytest.mark.parametrize("stage_number", [0, 1])

@@ -72,7 +72,7 @@ def decrypt_key(exported: ExportedCertificate) -> str:
 
 def install(exported: ExportedCertificate, directory: Path) -> bool:
     """Write the chain and the decrypted key into `directory`; True if either changed."""
-    chain = exported.certificate.strip() + "\n" + (exported.chain.strip() + "\n" if exported.chain.strip() else "")
+    chain = "".join(part.strip() + "\n" for part in (exported.certificate, exported.chain) if part.strip())
     key = decrypt_key(exported)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     changed = False

@@ -22,7 +22,7 @@ SETTLE_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class Shape:
-    """How much traffic: the short form in the test suite, the full one in ``make drill``."""
+    """How much traffic ``make drill`` sends (``--requests`` sets the least per upgrade)."""
 
     workers: int = 12
     users_per_worker: int = 2
