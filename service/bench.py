@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from service.config import DbEndpoint
 from service.ids import new_ulid
 from service.migrate import migrate_database
 from service.passwords import hash_password
+from service.run_local import free_port
 
 DB = "scaling_app_bench"
 WRITERS = 20
@@ -163,12 +163,6 @@ def mixed_workload(users: int, recent: dict[int, list[str]], total: int, seed: i
 
 
 # -- the service under test ----------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def start_service(stage: int, port: int, workers: int, log: Any) -> subprocess.Popen[bytes]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from service.run_local import free_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "service" / "deploy"
 sys.path.insert(0, str(DEPLOY))
@@ -138,12 +139,6 @@ class Box:
         status_line, *lines = head.split("\n")
         fields = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
         return int(status_line.split()[1]), fields, body
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _nginx() -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from service.run_local import free_port
 from tests.service.conftest import MYSQL_PORT, REDIS_PORT, require_local_servers
-from tools.drill.replication import free_port
 
 
 @pytest.mark.parametrize("missing", ["mariadb", "redis"])

@@ -22,8 +22,8 @@ from service import shardmap
 from service.app import create_app
 from service.config import Settings
 from service.posts import create_posts_table
+from service.run_local import free_port
 from tools.drill.balancer import Backend
-from tools.drill.replication import free_port
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -15,6 +14,8 @@ from typing import Any
 
 import asyncmy
 from asyncmy.errors import MySQLError
+
+from service.run_local import free_port
 
 
 class BlockingSql:
@@ -55,12 +56,6 @@ class BlockingSql:
 
 
 sql = BlockingSql()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _binary(name: str) -> str:
