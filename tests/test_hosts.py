@@ -304,6 +304,14 @@ def test_the_service_installs_from_its_own_wheels_never_from_pypi() -> None:
     assert unpinned(["boto3-9.9.9-py3-none-any.whl"], pins(SERVICE_DIR)) == ["boto3==9.9.9"]
 
 
+def test_the_service_bundle_ships_code_and_deploy_files_but_no_documentation(stages: StageCache) -> None:
+    # A README edit must not change the bundle, which would replace the box and roll every host.
+    (bundle,) = [p for p in stages[0].outdir.glob("asset.*") if (p / "deploy" / "install.sh").is_file()]
+    assert (bundle / "app.py").is_file() and (bundle / "deploy" / "install_tls.sh").is_file()
+    assert (SERVICE_DIR / "README.md").is_file()
+    assert not list(bundle.rglob("*.md")), "documentation in the bundle"
+
+
 def test_synth_refuses_a_bundle_without_its_wheelhouse(tmp_path: Path) -> None:
     for name in ("requirements.txt", "constraints.txt"):
         (tmp_path / name).write_text((SERVICE_DIR / name).read_text())
